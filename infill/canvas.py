@@ -1,0 +1,144 @@
+"""Canvas planning: text and spans become token rows with mask slots.
+
+Layout (docs/CONTRACTS.md): ``[bos] [header] ctx_0 slots_0 ctx_1 slots_1 … ctx_n [eos]``.
+Each context segment is tokenized on its own, so no BPE merge crosses a span boundary, and
+the context is never decoded again: the final text is the original context characters with
+the fills spliced in, which is what keeps every byte outside the spans exact.
+
+When the spans and their context do not fit ``max_context`` tokens, spans are grouped into
+windows that do, each cropped around its spans; the windows are filled as one batch.
+Pure code: token ids are plain ints and the tokenizer is anything with ``encode``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+from infill.markers import Span
+
+# Characters of context kept per token of budget before tokenizing: cropping the text first
+# keeps a fill in a 1 MB file from tokenizing the whole file.
+_CHARS_PER_TOKEN = 8
+
+
+class Encoder(Protocol):
+    def encode(self, text: str) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The special ids a backend wants around a canvas (None: not used)."""
+
+    mask_id: int
+    bos_id: int | None = None
+    eos_id: int | None = None
+    header_id: int | None = None
+    max_context: int = 512
+
+    @property
+    def fixed(self) -> list[int]:
+        return [i for i in (self.bos_id, self.header_id) if i is not None]
+
+
+@dataclass(frozen=True)
+class SlotGroup:
+    """Where one span's slots sit in a canvas row."""
+
+    span: int          # index into the request's spans
+    offset: int        # first slot position in ``Canvas.ids``
+    length: int        # number of slots (the budget)
+    prefill: tuple[int, ...] = ()  # old tokens shown in the slots (rewrite strength < 1)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """One row for the model: ids with ``mask_id`` in every slot."""
+
+    ids: tuple[int, ...]
+    groups: tuple[SlotGroup, ...]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def plan_canvases(
+    text: str,
+    spans: Sequence[Span],
+    budgets: Sequence[int],
+    encoder: Encoder,
+    layout: Layout,
+    prefills: Sequence[Sequence[int]] | None = None,
+) -> list[Canvas]:
+    """Rows that together hold every span of ``text`` with its budget of slots.
+
+    ``spans`` must be sorted and disjoint; ``budgets[i]`` is the slot count of span i;
+    ``prefills[i]`` (optional) are token ids placed in span i's first slots instead of masks.
+    """
+    if len(spans) != len(budgets):
+        raise ValueError("one budget per span")
+    for a, b in zip(spans, spans[1:]):
+        if b.start < a.end:
+            raise ValueError("spans must be sorted and must not overlap")
+    overhead = len(layout.fixed) + (layout.eos_id is not None)
+    room = layout.max_context - overhead
+    budgets = [max(1, min(b, room // 2)) for b in budgets]
+    prefills = prefills or [() for _ in spans]
+
+    # Inner context between consecutive spans, tokenized (cropped by characters first only
+    # when it is far too long to share a window anyway).
+    inner = [_encode_limited(text[a.end:b.start], encoder, room) for a, b in zip(spans, spans[1:])]
+    inner_len = [len(t) if t is not None else room + 1 for t in inner]
+
+    windows: list[list[int]] = [[0]] if spans else []
+    used = budgets[0] if spans else 0
+    for i in range(1, len(spans)):
+        cost = inner_len[i - 1] + budgets[i]
+        # Keep at least a quarter of the window for the context around the group.
+        if used + cost <= room * 3 // 4:
+            windows[-1].append(i)
+            used += cost
+        else:
+            windows.append([i])
+            used = budgets[i]
+
+    canvases = []
+    for members in windows:
+        first, last = spans[members[0]], spans[members[-1]]
+        body = sum(budgets[i] for i in members) + sum(inner_len[i - 1] for i in members[1:])
+        spare = max(0, room - body)
+        before_text = text[max(0, first.start - spare * _CHARS_PER_TOKEN):first.start]
+        after_text = text[last.end:last.end + spare * _CHARS_PER_TOKEN]
+        before, after = encoder.encode(before_text), encoder.encode(after_text)
+        n_before, n_after = _split_room(len(before), len(after), spare)
+        ids: list[int] = list(layout.fixed)
+        ids.extend(before[len(before) - n_before:])
+        groups = []
+        for pos, i in enumerate(members):
+            if pos:
+                ids.extend(inner[i - 1] or ())
+            fill = list(prefills[i])[:budgets[i]]
+            groups.append(SlotGroup(i, len(ids), budgets[i], tuple(fill)))
+            ids.extend(fill + [layout.mask_id] * (budgets[i] - len(fill)))
+        ids.extend(after[:n_after])
+        if layout.eos_id is not None:
+            ids.append(layout.eos_id)
+        canvases.append(Canvas(tuple(ids), tuple(groups)))
+    return canvases
+
+
+def _encode_limited(text: str, encoder: Encoder, room: int) -> list[int] | None:
+    """The tokens of an inner context, or None when it is too long to share a window."""
+    if len(text) > room * _CHARS_PER_TOKEN * 4:
+        return None
+    ids = encoder.encode(text)
+    return ids if len(ids) <= room else None
+
+
+def _split_room(n_before: int, n_after: int, spare: int) -> tuple[int, int]:
+    """Share ``spare`` tokens between the context before and after: half each, and what one
+    side does not need goes to the other."""
+    half = spare // 2
+    take_before = min(n_before, max(half, spare - n_after))
+    take_after = min(n_after, spare - take_before)
+    return take_before, take_after

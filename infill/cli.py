@@ -1,0 +1,167 @@
+"""The ``infill`` command line: argument parsing, dispatch, and the exit codes.
+
+Exit codes (DESIGN section 4), decided here and nowhere else:
+  0 success; 1 markers left (``--check``) or the hook changed or refused files;
+  2 usage, input or environment error, one line ``FILE:LINE: reason``; 2 wins over 1;
+  130 Ctrl-C; 3 anything unexpected, with the traceback in a log file whose path is printed.
+
+Subcommands import their heavy modules (torch, textual, git) only when they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from typing import Sequence
+
+from infill import __version__
+from infill.errors import InfillError
+
+EXIT_OK, EXIT_MARKERS, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors are exit 2, like every input error
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def _model_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="checkpoint directory or cached model id (default: the house model)")
+    p.add_argument("--backend", choices=("hf-mlm", "llada", "dream"), help="override backend detection")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where the model runs")
+    p.add_argument("--trust-remote-code", action="store_true", help="allow LLaDA/Dream model code")
+
+
+def _sampler_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--lang", dest="language", help="language of the text (default: guessed)")
+    p.add_argument("--seed", type=int, help="random seed (default 0; runs are reproducible)")
+    p.add_argument("--steps", type=int, help="cap on forward passes per fill")
+    p.add_argument("--strategy", choices=("confidence", "threshold"), help="which slots to commit per step")
+    p.add_argument("--temperature", type=float, help="0 = greedy (default)")
+    p.add_argument("--threshold", type=float, help="τ for --strategy threshold")
+    p.add_argument("--candidates", type=int, help="K samples, best first")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="infill", description="Fill and rewrite marked spans with a text diffusion model.")
+    parser.add_argument("--version", action="version", version=f"infill {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only errors")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    fill = sub.add_parser("fill", help="fill markers in files (or - for stdin)")
+    fill.add_argument("paths", nargs="+", metavar="PATH")
+    out = fill.add_mutually_exclusive_group()
+    out.add_argument("--write", action="store_true", help="apply the fills in place")
+    out.add_argument("--diff", action="store_true", help="print a unified diff")
+    out.add_argument("--check", action="store_true", help="list markers left; exit 1 if any")
+    out.add_argument("--json", action="store_true", help="print results as JSON")
+    fill.add_argument("--trajectory", metavar="FILE.jsonl", help="write every denoising step")
+    for name in ("hole", "region-open", "region-close"):
+        fill.add_argument(f"--{name}", help=f"the {name.replace('-', ' ')} marker string")
+    _model_flags(fill)
+    _sampler_flags(fill)
+
+    edit = sub.add_parser("edit", help="the terminal editor")
+    edit.add_argument("file")
+    _model_flags(edit)
+
+    diff = sub.add_parser("diff", help="the editor on a git diff")
+    diff.add_argument("--staged", "--cached", action="store_true", help="the staged changes")
+    diff.add_argument("rev", nargs="?", help="compare the working tree with REV")
+    diff.add_argument("paths", nargs="*", metavar="PATH", help="after --: limit to these paths")
+    _model_flags(diff)
+
+    hook = sub.add_parser("hook", help="pre-commit entry: fill markers in staged files")
+    hook.add_argument("files", nargs="*", metavar="FILE")
+    hook.add_argument("--check", action="store_true", help="fail on markers without filling")
+    _model_flags(hook)
+
+    install = sub.add_parser("install-hook", help="write .git/hooks/pre-commit")
+    install.add_argument("--force", action="store_true", help="replace a hook infill did not write")
+    sub.add_parser("uninstall-hook", help="remove the hook infill wrote")
+
+    ev = sub.add_parser("eval", help="quality on held-out records")
+    ev.add_argument("data", nargs="+", metavar="DATA.jsonl")
+    ev.add_argument("--limit", type=int, help="first N records of each file")
+    ev.add_argument("--execute", action="store_true", help="run records' tests in a subprocess")
+    ev.add_argument("--out", metavar="FILE.json", help="write the report as JSON")
+    _model_flags(ev)
+    _sampler_flags(ev)
+
+    bench = sub.add_parser("bench", help="latency and throughput against the reference sampler")
+    bench.add_argument("--data", metavar="DATA.jsonl", help="records to fill (default: bundled)")
+    bench.add_argument("--limit", type=int, default=20)
+    bench.add_argument("--out", metavar="FILE.json")
+    _model_flags(bench)
+    _sampler_flags(bench)
+
+    sub.add_parser("models", help="backends and checkpoints found")
+
+    train = sub.add_parser("train", help="build the corpus, tokenizer and house model",
+                           add_help=False)
+    train.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return EXIT_ERROR
+    try:
+        return _dispatch(args)
+    except InfillError as exc:
+        print(f"infill: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("infill: interrupted; nothing was written", file=sys.stderr)
+        return EXIT_INTERRUPT
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception:  # noqa: BLE001 - the one place that turns a bug into exit 3
+        fd, log = tempfile.mkstemp(prefix="infill-crash-", suffix=".log")
+        with os.fdopen(fd, "w") as fh:
+            traceback.print_exc(file=fh)
+        print(f"infill: unexpected error; traceback written to {log}", file=sys.stderr)
+        return EXIT_BUG
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command = args.command
+    if command == "fill":
+        from infill.fill_cmd import run_fill
+        return run_fill(args)
+    if command == "edit":
+        from infill.app import run_edit
+        return run_edit(args.file, model=args.model, device=args.device or "auto",
+                        backend=args.backend)
+    if command == "diff":
+        from infill.app import run_diff
+        return run_diff(rev=args.rev, staged=args.staged, paths=args.paths, model=args.model,
+                        device=args.device or "auto", backend=args.backend)
+    if command in ("hook", "install-hook", "uninstall-hook"):
+        from infill.gitops.commands import run_git_command
+        return run_git_command(args)
+    if command == "eval":
+        from infill.evaluate import run_eval
+        return run_eval(args)
+    if command == "bench":
+        from infill.bench import run_bench
+        return run_bench(args)
+    if command == "models":
+        from infill.fill_cmd import run_models
+        return run_models(args)
+    if command == "train":
+        from infill.training.cli import main as train_main
+        return train_main(args.rest)
+    raise AssertionError(command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

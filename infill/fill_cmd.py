@@ -1,0 +1,194 @@
+"""``infill fill``: batch infill of marked spans across files, and ``infill models``.
+
+Order of work, so that bad input never leaves anything half-written: read and parse every
+file first (any error stops the run before the model loads), load the model once, fill every
+file, and only then print or write. ``--write`` goes through the guarded atomic write of
+``patch.apply_patch``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import dataclass
+
+from infill.document import Document, decode_document, encode_text, iter_files, read_document
+from infill.errors import InfillError
+from infill.markers import MarkedText, MarkerSyntax, find_markers, parse_markers
+from infill.patch import make_patch, apply_patch
+from infill.settings import Settings, load_settings
+from infill.trajectory import write_jsonl
+
+SAMPLER_KEYS = ("strategy", "steps", "temperature", "threshold", "candidates")
+
+
+@dataclass
+class _Job:
+    doc: Document
+    marked: MarkedText
+    shown: str  # the path as the user spelled it
+
+
+def settings_for(args: argparse.Namespace, start: str) -> Settings:
+    overrides = {k: v for k, v in vars(args).items() if k not in ("paths", "command")}
+    for flag in ("hole", "region_open", "region_close"):
+        if getattr(args, flag, None):
+            overrides[flag] = getattr(args, flag)
+    return load_settings(start, overrides)
+
+
+def sampler_options(settings: Settings) -> dict:
+    return {key: getattr(settings, key) for key in SAMPLER_KEYS}
+
+
+def load_filler(settings: Settings, args: argparse.Namespace):
+    import infill
+
+    return infill.load(settings.model, settings.device, settings.backend,
+                       getattr(args, "trust_remote_code", False))
+
+
+def run_fill(args: argparse.Namespace) -> int:
+    stdin_mode = args.paths == ["-"]
+    if "-" in args.paths and not stdin_mode:
+        raise InfillError("'-' (stdin) cannot be combined with other paths")
+    first = "." if stdin_mode else args.paths[0]
+    settings = settings_for(args, first)
+    syntax = MarkerSyntax.from_settings(settings)
+
+    jobs = [_read_stdin(syntax)] if stdin_mode else list(_read_jobs(args.paths, settings, syntax))
+    if args.check:
+        return _check(jobs, syntax)
+
+    todo = [job for job in jobs if job.marked.spans]
+    results = {}
+    if todo:
+        filler = load_filler(settings, args)
+        trajectory = open(args.trajectory, "w", encoding="utf-8") if args.trajectory else None
+        try:
+            for job in _progress(todo, args):
+                result = filler.fill_spans(job.marked.text, job.marked.spans,
+                                           settings.language, settings.seed, path=job.shown,
+                                           **sampler_options(settings))
+                results[id(job)] = result
+                if trajectory:
+                    write_jsonl(result.trajectory, trajectory)
+        finally:
+            if trajectory:
+                trajectory.close()
+
+    if args.json:
+        print(json.dumps(_report(jobs, results), indent=2, ensure_ascii=False))
+        return 0
+    if stdin_mode:
+        job = jobs[0]
+        text = results[id(job)].text if id(job) in results else job.doc.text
+        sys.stdout.buffer.write(encode_text(job.doc, text))
+        sys.stdout.flush()
+        return 0
+    patches = [make_patch(job.doc, results[id(job)].text, display_path=job.shown)
+               for job in todo]
+    if args.write:
+        for patch in patches:
+            apply_patch(patch)
+            if not args.quiet:
+                print(f"filled {patch.path}", file=sys.stderr)
+        return 0
+    if len(jobs) == 1 and not args.diff:
+        job = jobs[0]
+        text = results[id(job)].text if id(job) in results else job.doc.text
+        sys.stdout.buffer.write(encode_text(job.doc, text))
+        sys.stdout.flush()
+        return 0
+    _print_diff("".join(p.diff for p in patches))
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    """List the default checkpoint and any local model directories with their settings."""
+    from infill.backends import default_model_path
+
+    path = default_model_path()
+    if path is None:
+        print("house model: not found (models/house is missing)")
+        return 2
+    meta_file = path / "infill_config.json"
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    print(f"house model: {path}")
+    print("  backends: hf-mlm (default), llada, dream (with --trust-remote-code)")
+    print(f"  context: {meta.get('max_context', '?')} tokens")
+    print(f"  sampler defaults: {json.dumps(meta.get('sampler', {}))}")
+    print(f"  trained tokens: {meta.get('training', {}).get('tokens_seen', '?')}")
+    return 0
+
+
+def _read_stdin(syntax: MarkerSyntax) -> _Job:
+    doc = decode_document(sys.stdin.buffer.read(), "<stdin>")
+    return _Job(doc, parse_markers(doc.text, syntax, "<stdin>"), "<stdin>")
+
+
+def _read_jobs(paths, settings: Settings, syntax: MarkerSyntax):
+    explicit = {os.path.normpath(p) for p in paths if not os.path.isdir(p)}
+    for path in iter_files(paths, settings.exclude):
+        try:
+            doc = read_document(path)
+        except InfillError:
+            if os.path.normpath(path) in explicit:
+                raise
+            continue  # found under a directory and not decodable text: not ours to fill
+        yield _Job(doc, parse_markers(doc.text, syntax, path), path)
+
+
+def _check(jobs: list[_Job], syntax: MarkerSyntax) -> int:
+    left = 0
+    for job in jobs:
+        for hit in find_markers(job.doc.text, syntax):
+            print(f"{job.shown}:{hit.line}:{hit.column}: {hit.kind} marker '{hit.text}'")
+            left += 1
+    return 1 if left else 0
+
+
+def _report(jobs: list[_Job], results: dict) -> dict:
+    files = []
+    for job in jobs:
+        result = results.get(id(job))
+        entry = {"path": job.shown, "spans": [], "language": None}
+        if result is not None:
+            entry.update(
+                language=result.language, forward_passes=result.forward_passes,
+                elapsed=round(result.elapsed, 4), score=result.score,
+                parse_errors=result.parse_errors, text=result.text,
+                spans=[{"line": s.line, "kind": s.kind, "text": s.text, "tokens": s.tokens,
+                        "confidence": round(s.confidence, 4)} for s in result.spans],
+                candidates=[{"text": c.text, "score": c.score, "parse_errors": c.parse_errors}
+                            for c in result.candidates])
+        files.append(entry)
+    return {"files": files}
+
+
+def _progress(items: list, args: argparse.Namespace):
+    if len(items) < 2 or args.quiet or not sys.stderr.isatty():
+        yield from items
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("filling", total=len(items))
+        for item in items:
+            yield item
+            progress.advance(task)
+
+
+def _print_diff(diff: str) -> None:
+    if not diff:
+        return
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        from rich.console import Console
+        from rich.syntax import Syntax
+
+        Console().print(Syntax(diff, "diff", theme="ansi_dark", background_color="default"))
+    else:
+        sys.stdout.write(diff)
+        sys.stdout.flush()

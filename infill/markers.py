@@ -1,0 +1,234 @@
+"""Markers in text: holes (``__FILL__``, ``__FILL_N__``) and rewrite regions.
+
+``parse_markers`` turns text with markers into clean text plus a list of ``Span``s, character
+offsets into that clean text. Everything else in the engine works on (text, spans), so the
+editor, which marks spans by selection, and the batch CLI, which marks them in the file, share
+one path. Marker text is matched here, in text; a model's special tokens never are.
+
+A rewrite region is a pair of *marker lines*: a line that holds nothing but the marker, its
+options and the comment syntax around it (``# >>> infill strength=0.4``). Requiring the whole
+line keeps doctest lines (``>>> infill.load()``) and merge-conflict lines from matching.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from infill.errors import InputError
+
+HOLE = "hole"
+REWRITE = "rewrite"
+
+# Comment leaders and trailers a marker line may carry, in any language infill knows.
+_LEADERS = r"(?:#+|//+|--|;+|%+|/\*+|<!--|\*|\"\"\"|'''|REM\b|::)?"
+_TRAILERS = r"(?:\*+/|-->|\"\"\"|''')?"
+
+
+@dataclass(frozen=True)
+class MarkerSyntax:
+    """The marker strings; configurable so a repository can hold the literal text."""
+
+    hole: str = "__FILL__"
+    region_open: str = ">>> infill"
+    region_close: str = "<<< infill"
+
+    def __post_init__(self) -> None:
+        for name in ("hole", "region_open", "region_close"):
+            if not getattr(self, name).strip():
+                raise InputError(f"marker '{name}' must not be empty")
+
+    @classmethod
+    def from_settings(cls, settings: object) -> "MarkerSyntax":
+        return cls(
+            hole=getattr(settings, "hole", cls.hole),
+            region_open=getattr(settings, "region_open", cls.region_open),
+            region_close=getattr(settings, "region_close", cls.region_close),
+        )
+
+    def hole_pattern(self) -> re.Pattern[str]:
+        """Matches the hole marker and its capped form: ``__FILL__`` and ``__FILL_3__``."""
+        hole = self.hole
+        if hole.endswith("__") and len(hole) > 2:
+            stem = re.escape(hole[:-2])
+            return re.compile(stem + r"(?:_(?P<n>[0-9]+))?__")
+        return re.compile(re.escape(hole) + r"(?:_(?P<n>[0-9]+))?")
+
+    def line_pattern(self, marker: str) -> re.Pattern[str]:
+        return re.compile(
+            r"^[ \t]*" + _LEADERS + r"[ \t]*" + re.escape(marker)
+            + r"(?P<opts>(?:[ \t:][^\r\n]*?)?)[ \t]*" + _TRAILERS + r"[ \t]*$"
+        )
+
+
+@dataclass(frozen=True)
+class Span:
+    """A part of the text for the model to write.
+
+    ``start``/``end`` are character offsets into the clean text; ``start == end`` for a hole.
+    ``block`` spans cover whole lines, their final newline included, and a fill of a block
+    span always ends with a newline (a region rewritten into nothing leaves no blank line).
+    """
+
+    start: int
+    end: int
+    kind: str = HOLE
+    max_lines: int | None = None
+    strength: float = 1.0
+    instruction: str | None = None
+    block: bool = False
+    line: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.start <= self.end:
+            raise ValueError(f"bad span offsets {self.start}..{self.end}")
+        if self.kind not in (HOLE, REWRITE):
+            raise ValueError(f"unknown span kind {self.kind!r}")
+        if not 0.0 < self.strength <= 1.0:
+            raise ValueError(f"strength must be in (0, 1], got {self.strength}")
+
+
+@dataclass(frozen=True)
+class MarkedText:
+    """Text with its markers taken out, and the spans they marked."""
+
+    text: str
+    spans: tuple[Span, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class MarkerHit:
+    """One marker found by ``find_markers`` (for ``--check`` and the hook)."""
+
+    line: int
+    column: int
+    kind: str
+    text: str
+
+
+def find_markers(text: str, syntax: MarkerSyntax = MarkerSyntax()) -> list[MarkerHit]:
+    """Every hole marker and marker line in ``text``, in order (1-based lines and columns)."""
+    hits: list[MarkerHit] = []
+    holes = syntax.hole_pattern()
+    opener, closer = syntax.line_pattern(syntax.region_open), syntax.line_pattern(syntax.region_close)
+    for number, line in enumerate(text.split("\n"), start=1):
+        body = line.rstrip("\r")
+        if opener.match(body) or closer.match(body):
+            kind = "region-open" if opener.match(body) else "region-close"
+            hits.append(MarkerHit(number, len(body) - len(body.lstrip()) + 1, kind, body.strip()))
+            continue
+        for m in holes.finditer(body):
+            hits.append(MarkerHit(number, m.start() + 1, HOLE, m.group(0)))
+    return hits
+
+
+def parse_markers(
+    text: str, syntax: MarkerSyntax = MarkerSyntax(), path: str | None = None
+) -> MarkedText:
+    """Take the markers out of ``text`` and return the clean text with its spans.
+
+    ``text`` uses "\\n" newlines (``Document.text``). Raises ``InputError`` with the line for
+    unbalanced or nested regions and bad options; nothing is half-parsed.
+    """
+    opener, closer = syntax.line_pattern(syntax.region_open), syntax.line_pattern(syntax.region_close)
+    holes = syntax.hole_pattern()
+    lines = text.split("\n")
+    out: list[str] = []  # pieces of the clean text
+    size = 0  # characters in ``out`` so far
+    spans: list[Span] = []
+    region: tuple[int, int, float, str | None] | None = None  # (line, start, strength, instr)
+
+    for number, raw_line in enumerate(lines, start=1):
+        last = number == len(lines)
+        newline = "" if last else "\n"
+        open_m, close_m = opener.match(raw_line), closer.match(raw_line)
+        if open_m:
+            if region is not None:
+                raise InputError(
+                    f"nested '{syntax.region_open}' (the region opened on line {region[0]} "
+                    f"is not closed yet)", path=path, line=number)
+            strength, instruction = _parse_options(open_m.group("opts"), path, number)
+            region = (number, size, strength, instruction)
+            continue
+        if close_m:
+            if region is None:
+                raise InputError(f"'{syntax.region_close}' without a matching "
+                                 f"'{syntax.region_open}'", path=path, line=number)
+            if close_m.group("opts").strip():
+                raise InputError(f"'{syntax.region_close}' takes no options",
+                                 path=path, line=number)
+            start_line, start, strength, instruction = region
+            spans.append(Span(start, size, REWRITE, None, strength, instruction, True, start_line))
+            region = None
+            continue
+        if region is not None:
+            # Holes inside a region are part of it: the whole region is rewritten.
+            piece = holes.sub("", raw_line) + newline
+        else:
+            piece, line_spans = _take_holes(raw_line, holes, size, number)
+            spans.extend(line_spans)
+            piece += newline
+        out.append(piece)
+        size += len(piece)
+
+    if region is not None:
+        raise InputError(f"'{syntax.region_open}' is never closed (add a "
+                         f"'{syntax.region_close}' line)", path=path, line=region[0])
+    return MarkedText("".join(out), tuple(spans))
+
+
+def _take_holes(line: str, holes: re.Pattern[str], offset: int, number: int) -> tuple[str, list[Span]]:
+    pieces: list[str] = []
+    spans: list[Span] = []
+    cursor = 0
+    length = 0
+    for m in holes.finditer(line):
+        pieces.append(line[cursor:m.start()])
+        length += m.start() - cursor
+        cap = int(m.group("n")) if m.group("n") else None
+        if cap == 0:
+            cap = None
+        spans.append(Span(offset + length, offset + length, HOLE, max_lines=cap, line=number))
+        cursor = m.end()
+    pieces.append(line[cursor:])
+    return "".join(pieces), spans
+
+
+def _parse_options(opts: str, path: str | None, line: int) -> tuple[float, str | None]:
+    opts = opts.strip()
+    instruction = None
+    if ":" in opts:
+        opts, instruction = opts.split(":", 1)
+        instruction = instruction.strip() or None
+    strength = 1.0
+    for word in opts.split():
+        key, _, value = word.partition("=")
+        if key != "strength" or not value:
+            raise InputError(f"unknown region option '{word}' (known: strength=S, ': instruction')",
+                             path=path, line=line)
+        try:
+            strength = float(value)
+        except ValueError:
+            strength = -1.0
+        if not 0.0 < strength <= 1.0:
+            raise InputError(f"strength must be a number in (0, 1], got '{value}'",
+                             path=path, line=line)
+    return strength, instruction
+
+
+def splice(text: str, spans: tuple[Span, ...] | list[Span], fills: list[str]) -> str:
+    """Replace each span of ``text`` by its fill; everything outside the spans is kept."""
+    if len(spans) != len(fills):
+        raise ValueError("one fill per span")
+    order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
+    pieces: list[str] = []
+    cursor = 0
+    for i in order:
+        span = spans[i]
+        if span.start < cursor:
+            raise ValueError("spans overlap")
+        pieces.append(text[cursor:span.start])
+        pieces.append(fills[i])
+        cursor = span.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)

@@ -1,0 +1,210 @@
+"""The reverse process: fill mask slots step by step with a denoiser.
+
+Each step runs one forward pass over the batch, predicts every masked slot, and commits some
+of them; the rest stay masked for the next step. Strategies decide which:
+
+- ``confidence``: the k most probable predictions, with k spread evenly over the steps left
+  (LLaDA's low-confidence remasking);
+- ``threshold``: every prediction whose probability is above τ, at least one per step
+  (Fast-dLLM's parallel decoding).
+
+The last allowed step commits everything left, so ``steps`` bounds the forward passes.
+Tokens outside the slots are never written. Each row has its own ``torch.Generator``, so a
+seed reproduces a run whatever else is in the batch. Like nanochat's engine, this module
+knows nothing of text: it works on token ids and calls ``logits_fn``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import torch
+
+from infill.errors import Cancelled, InputError
+
+STRATEGIES = ("confidence", "threshold")
+
+
+@dataclass(frozen=True)
+class SamplerOptions:
+    strategy: str = "confidence"
+    steps: int | None = None  # None: one forward pass per slot of the longest row
+    temperature: float = 0.0
+    threshold: float = 0.9
+    top_k: int | None = None
+    top_p: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise InputError(f"unknown strategy '{self.strategy}' (choose from {', '.join(STRATEGIES)})")
+        if self.steps is not None and self.steps < 1:
+            raise InputError(f"steps must be at least 1, got {self.steps}")
+        if self.temperature < 0:
+            raise InputError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0.0 < self.threshold <= 1.0:
+            raise InputError(f"threshold must be in (0, 1], got {self.threshold}")
+        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
+            raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
+
+
+@dataclass
+class StepRecord:
+    """What one step did to the slots of the batch (positions are row-relative)."""
+
+    step: int
+    committed: list[list[int]]  # per row: positions committed at this step
+    remasked: list[list[int]] = field(default_factory=list)
+
+
+@dataclass
+class SampleOutput:
+    ids: torch.Tensor          # (B, L) final ids, no mask left in any slot
+    confidence: torch.Tensor   # (B, L) probability of each slot's token when committed
+    logprob: torch.Tensor      # (B, L) its log-probability
+    steps: list[StepRecord]
+    forward_passes: int
+
+
+LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def sample(
+    logits_fn: LogitsFn,
+    ids: torch.Tensor,          # (B, L) with mask_id in the slots to fill
+    attention: torch.Tensor,    # (B, L) 1 for real tokens, 0 for padding
+    slots: torch.Tensor,        # (B, L) bool: the positions the sampler may write
+    mask_id: int,
+    options: SamplerOptions,
+    generators: Sequence[torch.Generator],
+    banned_ids: Sequence[int] = (),
+    on_step: Callable[[StepRecord, torch.Tensor, torch.Tensor], None] | None = None,
+    cancel: object | None = None,
+    rescore: torch.Tensor | None = None,  # (B, L) bool: visible slot tokens to judge first
+    rescore_fraction: Sequence[float] | None = None,
+    temperatures: Sequence[float] | None = None,  # per row; overrides options.temperature
+) -> SampleOutput:
+    """Denoise every masked slot of ``ids``; returns the filled ids and per-token scores."""
+    ids = ids.clone()
+    batch, _ = ids.shape
+    masked = slots & (ids == mask_id)  # (B, L)
+    confidence = torch.zeros(ids.shape, dtype=torch.float32)
+    logprob = torch.zeros(ids.shape, dtype=torch.float32)
+    records: list[StepRecord] = []
+    passes = 0
+
+    if rescore is not None and rescore.any():
+        remasked = _remask_unlikely(logits_fn, ids, attention, rescore, rescore_fraction or [1.0] * batch)
+        passes += 1
+        masked |= remasked
+        ids[remasked] = mask_id
+        record = StepRecord(0, [[] for _ in range(batch)],
+                            [remasked[b].nonzero().flatten().tolist() for b in range(batch)])
+        records.append(record)
+        if on_step:
+            on_step(record, ids, confidence)
+
+    row_options = [options if temperatures is None else replace(options, temperature=temperatures[b])
+                   for b in range(batch)]
+    total = int(masked.sum(dim=1).max().item()) if batch else 0
+    steps = options.steps if options.steps is not None else max(total, 1)
+    for step in range(1, steps + 1):
+        if not masked.any():
+            break
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("fill cancelled")
+        logits = logits_fn(ids, attention)  # (B, L, V)
+        passes += 1
+        committed = [[] for _ in range(batch)]
+        for b in range(batch):
+            where = masked[b].nonzero().flatten()  # (n,)
+            if where.numel() == 0:
+                continue
+            row = logits[b, where].float()  # (n, V)
+            row[:, list(banned_ids) + [mask_id]] = -math.inf
+            tokens, probs, logp = pick_tokens(row, row_options[b], generators[b])
+            chosen = choose_commits(probs, options, steps - step + 1)
+            pos = where[chosen]
+            ids[b, pos] = tokens[chosen]
+            confidence[b, pos] = probs[chosen]
+            logprob[b, pos] = logp[chosen]
+            masked[b, pos] = False
+            committed[b] = pos.tolist()
+        record = StepRecord(step, committed)
+        records.append(record)
+        if on_step:
+            on_step(record, ids, confidence)
+    return SampleOutput(ids, confidence, logprob, records, passes)
+
+
+def pick_tokens(
+    logits: torch.Tensor, options: SamplerOptions, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A token per position, with its probability and log-probability.
+
+    Probabilities are those of the untempered distribution, so confidence means the same at
+    any temperature; temperature, top-k and top-p shape only the draw.
+    """
+    logp = torch.log_softmax(logits, dim=-1)  # (n, V)
+    if options.temperature == 0.0:
+        tokens = logits.argmax(dim=-1)
+    else:
+        shaped = filter_logits(logits / options.temperature, options.top_k, options.top_p)
+        uniform = torch.rand(shaped.shape, generator=generator).clamp_(1e-10, 1.0)
+        tokens = (shaped - torch.log(-torch.log(uniform))).argmax(dim=-1)  # Gumbel-max
+    chosen = logp.gather(-1, tokens[:, None]).squeeze(-1)  # (n,)
+    return tokens, chosen.exp(), chosen
+
+
+def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
+    """Top-k, then nucleus (top-p) filtering: what is cut gets -inf."""
+    if top_k is not None and 0 < top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+        cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+        cut = cumulative - torch.softmax(sorted_logits, dim=-1) > top_p  # keep the first over p
+        sorted_logits = sorted_logits.masked_fill(cut, -math.inf)
+        logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int) -> torch.Tensor:
+    """Indices (into ``probs``) of the predictions to commit at this step."""
+    n = probs.numel()
+    if steps_left <= 1:
+        return torch.arange(n)
+    if options.strategy == "threshold":
+        above = (probs > options.threshold).nonzero().flatten()
+        if above.numel():
+            return above
+        return probs.argmax().reshape(1)
+    k = max(1, math.ceil(n / steps_left))
+    # Stable order on ties, so equal confidences commit left to right.
+    order = torch.sort(probs, descending=True, stable=True).indices
+    return order[:k]
+
+
+def _remask_unlikely(
+    logits_fn: LogitsFn,
+    ids: torch.Tensor,
+    attention: torch.Tensor,
+    rescore: torch.Tensor,
+    fractions: Sequence[float],
+) -> torch.Tensor:
+    """Rewrite strength < 1: judge the visible tokens in ``rescore`` with one forward pass
+    (the house model is trained to spot replaced tokens) and pick, per row, the fraction the
+    model finds least likely. Returns the (B, L) mask of positions to mask again."""
+    logits = logits_fn(ids, attention).float()  # (B, L, V)
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., None]).squeeze(-1)  # (B, L)
+    out = torch.zeros_like(rescore)
+    for b in range(ids.shape[0]):
+        where = rescore[b].nonzero().flatten()
+        if where.numel() == 0:
+            continue
+        k = max(1, round(fractions[b] * where.numel()))
+        worst = torch.sort(logp[b, where], stable=True).indices[:k]
+        out[b, where[worst]] = True
+    return out

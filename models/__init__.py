@@ -1,0 +1,1 @@
+"""Shipped checkpoints (data, not code): models/house is the default house model."""
