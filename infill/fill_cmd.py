@@ -56,7 +56,7 @@ def run_fill(args: argparse.Namespace) -> int:
         raise InfillError("'-' (stdin) cannot be combined with other paths")
     first = "." if stdin_mode else args.paths[0]
     settings = settings_for(args, first)
-    syntax = MarkerSyntax.from_settings(settings)
+    syntax = settings.marker_syntax()
 
     jobs = [_read_stdin(syntax)] if stdin_mode else list(_read_jobs(args.paths, settings, syntax))
     if args.check:

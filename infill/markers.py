@@ -25,6 +25,12 @@ _LEADERS = r"(?:#+|//+|--|;+|%+|/\*+|<!--|\*|\"\"\"|'''|REM\b|::)?"
 _TRAILERS = r"(?:\*+/|-->|\"\"\"|''')?"
 
 
+def split_hole(hole: str) -> tuple[str, str]:
+    """``hole`` as (stem, trailing punctuation): ``("__FILL", "__")``."""
+    stem = hole.rstrip("".join(chr(c) for c in range(128) if not chr(c).isalnum()))
+    return stem, hole[len(stem):]
+
+
 @dataclass(frozen=True)
 class MarkerSyntax:
     """The marker strings; configurable so a repository can hold the literal text."""
@@ -40,24 +46,28 @@ class MarkerSyntax:
 
     @classmethod
     def from_settings(cls, settings: object) -> "MarkerSyntax":
-        return cls(
-            hole=getattr(settings, "hole", cls.hole),
-            region_open=getattr(settings, "region_open", cls.region_open),
-            region_close=getattr(settings, "region_close", cls.region_close),
-        )
+        """The markers of an ``infill.settings.Settings`` (or anything with those fields)."""
+        return cls(settings.hole, settings.region_open, settings.region_close)
 
     def hole_pattern(self) -> re.Pattern[str]:
-        """Matches the hole marker and its capped form: ``__FILL__`` and ``__FILL_3__``."""
-        hole = self.hole
-        if hole.endswith("__") and len(hole) > 2:
-            stem = re.escape(hole[:-2])
-            return re.compile(stem + r"(?:_(?P<n>[0-9]+))?__")
-        return re.compile(re.escape(hole) + r"(?:_(?P<n>[0-9]+))?")
+        """Matches the hole and its capped form (group ``n``): ``__FILL__``, ``__FILL_3__``.
+
+        The cap goes before the hole's trailing punctuation: ``<<FILL>>`` → ``<<FILL_3>>``.
+        """
+        stem, tail = split_hole(self.hole)
+        return re.compile(f"{re.escape(stem)}(?:_(?P<n>[0-9]+))?{re.escape(tail)}")
+
+    def capped_hole(self, n: int) -> str:
+        stem, tail = split_hole(self.hole)
+        return f"{stem}_{n}{tail}"
 
     def line_pattern(self, marker: str) -> re.Pattern[str]:
         return re.compile(
             r"^[ \t]*" + _LEADERS + r"[ \t]*" + re.escape(marker)
-            + r"(?P<opts>(?:[ \t:][^\r\n]*?)?)[ \t]*" + _TRAILERS + r"[ \t]*$"
+            # Options are key=value words and an optional ": instruction"; anything else
+            # after the marker (``>>> infill = 3`` in a doctest) makes it ordinary text.
+            + r"(?P<opts>(?:[ \t]+[A-Za-z_-]+=[^\s:]*)*(?:[ \t]*:[^\r\n]*?)?)[ \t]*"
+            + _TRAILERS + r"[ \t]*$"
         )
 
 

@@ -1,0 +1,85 @@
+"""``infill eval`` and ``infill bench`` on tiny inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infill import evaluate
+from infill.cli import main
+from infill.errors import InputError
+
+
+def write_records(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_eval_reports_every_metric(tmp_path, tiny_model_dir, capsys):
+    data = write_records(tmp_path / "python-single-line.jsonl", [
+        {"prefix": "def add(a, b):\n    return ", "suffix": "\n", "middle": "a + b", "language": "python"},
+        {"prefix": "x = ", "suffix": "\n", "middle": "1", "language": "python"},
+    ])
+    out = tmp_path / "report.json"
+    assert main(["eval", str(data), "--model", str(tiny_model_dir), "--out", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| python-single-line | 2 |" in table
+    (report,) = json.loads(out.read_text())
+    assert report["records"] == 2
+    assert 0.0 <= report["exact"] <= 1.0 and 0.0 <= report["one_line"] <= 1.0
+    assert report["passes_per_token"] > 0 and report["latency_p50_ms"] > 0
+
+
+class EchoFiller:
+    """Fills every hole with a fixed text: lets the metrics be checked exactly."""
+
+    def __init__(self, fill):
+        self.fill = fill
+
+    def fill_spans(self, text, spans, language, seed, **options):
+        from infill.engine import FillResult, SpanFill
+        s = spans[0]
+        span = SpanFill(self.fill, 1.0, s.start, s.start + len(self.fill), "hole", 1, 3)
+        return FillResult(text[:s.start] + self.fill + text[s.start:], (span,), (), (), 0.0, None,
+                          6, 0.01, language or "python")
+
+
+def test_metrics_count_exact_one_line_parse_and_tests():
+    records = [
+        {"prefix": "def add(a, b):\n    return ", "suffix": "\n", "middle": "a + b",
+         "language": "python", "test": "assert add(1, 2) == 3"},
+        {"prefix": "def sub(a, b):\n    return ", "suffix": "\n", "middle": "a - b",
+         "language": "python", "test": "assert sub(3, 2) == 1"},
+    ]
+    report = evaluate.evaluate_records(EchoFiller("a + b"), records, "t", execute=True)
+    assert report.exact == 0.5
+    assert report.one_line == 1.0
+    assert report.parse_valid == 1.0
+    assert report.pass_rate == 0.5
+    assert report.passes_per_token == 2.0
+    broken = evaluate.evaluate_records(EchoFiller("a +\n(("), records, "t")
+    assert broken.parse_valid == 0.0 and broken.one_line == 0.0
+    assert broken.pass_rate is None  # no --execute: nothing was run
+
+
+def test_generated_code_runs_only_in_a_time_limited_subprocess(monkeypatch):
+    assert evaluate.run_test("x = 1", "assert x == 1")
+    assert not evaluate.run_test("x = 1", "assert x == 2")
+    monkeypatch.setattr(evaluate, "TEST_TIMEOUT", 0.5)
+    assert not evaluate.run_test("while True: pass", "")
+
+
+def test_bad_record_names_file_and_line(tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"prefix": "", "suffix": "", "middle": ""}\n{"prefix": 1}\n')
+    with pytest.raises(InputError) as info:
+        evaluate.read_records(data)
+    assert str(info.value).startswith(f"{data}:2: record lacks middle, suffix")
+
+
+def test_bench_prints_reference_and_configured(tiny_model_dir, capsys):
+    assert main(["bench", "--model", str(tiny_model_dir), "--limit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "reference (1 token/step)" in out and "configured vs reference" in out
+    assert "machine:" in out and "date:" in out
