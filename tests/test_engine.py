@@ -117,3 +117,36 @@ def test_fill_between_returns_the_middle(tiny_filler):
     middle = tiny_filler.fill_between("def f():\n    return ", "\n")
     assert isinstance(middle, str)
     assert middle == tiny_filler.fill_text("def f():\n    return __FILL__\n").spans[0].text
+
+
+def test_shifted_logits_are_realigned_for_dream_family_models(tiny_filler):
+    """Dream-family models predict token i at position i - 1: the engine shifts them back."""
+    import torch
+
+    from infill.backends.base import Denoiser
+    from infill.engine import Filler
+
+    base = tiny_filler.denoiser
+    wanted = base.codec.encode("x")[0]
+
+    class Shifted(Denoiser):
+        def logits(self, ids, attention):
+            logits = torch.zeros(ids.shape[0], ids.shape[1], base.codec.vocab_size)
+            logits[..., base.null_id] = 1.0
+            # Position i - 1 carries the prediction for every masked position i.
+            masked = ids == self.mask_id
+            before = torch.zeros_like(masked)
+            before[:, :-1] = masked[:, 1:]
+            rows, cols = before.nonzero(as_tuple=True)
+            logits[rows, cols, wanted] = 5.0
+            return logits
+
+    shifted = Shifted(name="fake-dream", codec=base.codec, mask_id=base.mask_id, null_id=base.null_id,
+                      bos_id=base.bos_id, eos_id=base.eos_id, pad_id=base.pad_id, max_context=64,
+                      shifted_logits=True, defaults={"hole_budget": 3, "line_budget": 3})
+    text = Filler(shifted).fill_text("a = __FILL__\n").spans[0].text
+    assert len(text) >= 3 and set(text) == {"x"}
+    # Read without the shift, the last slot sees no prediction and gets a null instead.
+    shifted.shifted_logits = False
+    unshifted = Filler(shifted).fill_text("a = __FILL__\n").spans[0].text
+    assert set(unshifted) <= {"x"} and len(unshifted) < len(text)
