@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     hook = sub.add_parser("hook", help="pre-commit entry: fill markers in staged files")
     hook.add_argument("files", nargs="*", metavar="FILE")
     hook.add_argument("--check", action="store_true", help="fail on markers without filling")
+    hook.add_argument("--all-files", action="store_true", help="every tracked file, not just staged ones")
+    hook.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long (default: hook-timeout)")
     _model_flags(hook)
 
     install = sub.add_parser("install-hook", help="write .git/hooks/pre-commit")

@@ -1,0 +1,369 @@
+"""``infill hook``: fill the markers of staged files, as a pre-commit hook (DESIGN section 7).
+
+What is filled is the *staged* content: the commit is what the hook is about. The result is
+written to the work tree and never added to the index, the convention of formatters: the
+commit stops (exit 1), the user reviews the fills and stages them. A staged file that still
+holds a marker stops the commit too, so a commit never carries a hole marker.
+
+Two ways to run:
+
+- **Plain git hook** (``infill install-hook``; no ``PRE_COMMIT`` in the environment): the
+  files are the staged ones; their staged blobs are read from the index (``GIT_INDEX_FILE``,
+  which git sets for ``git commit -a`` and ``git commit PATH``). Fills are computed first,
+  with the work tree untouched. Then files with unstaged changes have those changes set
+  aside as a binary patch (``stash.py``) for the moment of the write, and re-applied.
+- **Under the pre-commit framework** (``PRE_COMMIT=1``): the framework has already set
+  unstaged changes aside (on ``git commit``) or asked for the files as they are
+  (``pre-commit run --all-files``); the files it passes are read from the work tree, like
+  every other hook it runs.
+
+Layers, as in black: ``scan`` (pure, text to markers and counts) feeds ``plan`` (which files
+need what), then the I/O of filling and writing, then ``Report`` (one outcome per file, the
+messages and the exit code). Exit codes: 0 nothing to do; 1 a file was changed or a staged
+file still holds a marker (``--check``, a conflict, a time-out); ``InfillError`` (exit 2)
+for bad markers, in which case nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fnmatch
+import os
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infill.document import Document, decode_document, is_binary
+from infill.errors import Cancelled, InfillError, InputError
+from infill.gitops import repo as gitrepo
+from infill.gitops.stash import unstaged_changes_set_aside
+from infill.markers import HOLE, MarkerSyntax, find_markers, parse_markers
+from infill.settings import Settings, load_settings
+
+FILLED = "filled"  # the fill was written to the work tree
+MARKERS = "markers"  # --check: markers found, nothing written
+CONFLICT = "conflict"  # the fill clashed with unstaged changes and was rolled back
+FAILED = "failed"  # this file could not be filled; the staged file keeps its markers
+
+Out = Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    path: str
+    status: str
+    message: str
+
+
+@dataclass
+class Report:
+    """Per-file outcomes of one hook run; the exit code follows from them."""
+
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    timed_out: bool = False
+
+    def add(self, path: str, status: str, message: str, out: Out) -> None:
+        self.outcomes.append(FileOutcome(path, status, message))
+        out(message)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.outcomes or self.timed_out else 0
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file that needs filling: its path and the document the fill is computed from."""
+
+    path: str  # relative to the top of the work tree, "/"-separated
+    document: Document
+    holes: int
+    regions: int
+
+
+def run_hook(
+    files: Sequence[str] = (),
+    *,
+    filler_factory: Callable[[], Any],
+    settings: Settings | None = None,
+    check: bool = False,
+    timeout: float | None = None,
+    out: Out = print,
+    repo_dir: str | os.PathLike[str] | None = None,
+    all_files: bool = False,
+    fill_options: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run the hook on ``files`` (relative to the current directory), or the staged files.
+
+    ``filler_factory`` is called at most once, and only when a file needs filling; it
+    returns an object with ``fill_text`` (``infill.load`` in the CLI, a fake in tests).
+    ``settings`` gives ``exclude``, the marker strings and ``hook_timeout`` (read from the
+    repository's ``pyproject.toml`` when None). ``timeout`` is in seconds; None takes
+    ``settings.hook_timeout``; 0 or less means no limit. ``all_files`` checks every
+    file in the index instead of the staged changes (``--check`` in CI). Returns 0 or 1.
+    """
+    environ = os.environ if environ is None else environ
+    cwd = Path(repo_dir) if repo_dir is not None else Path.cwd()
+    root = gitrepo.repo_root(cwd)
+    if settings is None:
+        settings = load_settings(root)
+    syntax = settings.marker_syntax()
+    exclude = settings.exclude
+    if timeout is None:
+        timeout = settings.hook_timeout
+    framework = environ.get("PRE_COMMIT") == "1"
+
+    paths = [gitrepo.relative_to_root(root, f, cwd) for f in files]
+    if framework and paths:
+        sources = _worktree_sources(root, paths)
+    else:
+        sources = _staged_sources(root, paths, all_files)
+    sources = {p: raw for p, raw in sources.items() if not _excluded(p, exclude)}
+
+    report = Report()
+    targets, errors = plan(sources, syntax, report, out, check)
+    if errors:
+        for error in errors[:-1]:
+            out(str(error))
+        if len(errors) > 1:
+            raise InputError(f"{errors[-1]} ({len(errors)} files have marker errors; "
+                             "nothing was written)")
+        raise errors[0]
+    if check or not targets:
+        return report.exit_code
+
+    if not framework:
+        targets = [_with_checkout_bytes(root, t, syntax) for t in targets]
+    try:
+        with _deadline(timeout) as cancel:
+            fills = _fill_all(targets, filler_factory, syntax, cancel, fill_options or {})
+    except Cancelled:
+        report.timed_out = True
+        out(f"infill hook: stopped after the time limit of {timeout:g} s (hook-timeout); "
+            "nothing was written")
+        return report.exit_code
+    _write_all(root, targets, fills, report, out, stash=not framework)
+    return report.exit_code
+
+
+def scan(text: str, syntax: MarkerSyntax, path: str) -> tuple[int, int]:
+    """The (holes, regions) that ``text`` asks to fill; ``InputError`` for bad markers."""
+    marked = parse_markers(text, syntax, path=path)
+    holes = sum(1 for span in marked.spans if span.kind == HOLE)
+    return holes, len(marked.spans) - holes
+
+
+def plan(
+    sources: Mapping[str, tuple[bytes, int | None]],
+    syntax: MarkerSyntax,
+    report: Report,
+    out: Out,
+    check: bool,
+) -> tuple[list[Target], list[InfillError]]:
+    """The files that need filling, and the marker errors; ``--check`` reports markers."""
+    targets: list[Target] = []
+    errors: list[InfillError] = []
+    for path, (raw, mode) in sources.items():
+        try:
+            document = decode_document(raw, path=path, mode=mode)
+        except InputError as error:
+            if not is_binary(raw) and _mentions_marker(raw, syntax):
+                report.add(path, FAILED, f"{error} (it seems to hold a marker; not filled)", out)
+            continue
+        hits = find_markers(document.text, syntax)
+        if not hits:
+            continue
+        if check:
+            for hit in hits:
+                report.add(path, MARKERS, f"{path}:{hit.line}:{hit.column}: {hit.text}", out)
+            continue
+        try:
+            holes, regions = scan(document.text, syntax, path)
+        except InfillError as error:
+            errors.append(error)
+            continue
+        targets.append(Target(path, document, holes, regions))
+    return targets, errors
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def _staged_sources(
+    root: Path, paths: Sequence[str], all_files: bool
+) -> dict[str, tuple[bytes, int | None]]:
+    """The staged blobs of ``paths`` (or of every staged change): regular files only."""
+    if not paths and not all_files:
+        paths = gitrepo.staged_paths(root)
+        if not paths:
+            return {}
+    entries = gitrepo.index_entries(root, () if all_files and not paths else paths)
+    # Symlinks, submodules (gitlinks) and unmerged entries are not text to fill.
+    entries = [e for e in entries if e.is_regular_file and e.stage == 0]
+    blobs = gitrepo.read_blobs(root, [e.oid for e in entries])
+    return {e.path: (blob, int(e.mode, 8)) for e, blob in zip(entries, blobs)}
+
+
+def _worktree_sources(root: Path, paths: Sequence[str]) -> dict[str, tuple[bytes, int | None]]:
+    """The work-tree files ``paths`` (what the pre-commit framework hands a hook)."""
+    sources = {}
+    for path in paths:
+        full = root / path
+        if full.is_symlink() or not full.is_file():
+            continue  # deleted, a directory (submodule) or a link
+        sources[path] = (full.read_bytes(), full.stat().st_mode)
+    return sources
+
+
+def _with_checkout_bytes(root: Path, target: Target, syntax: MarkerSyntax) -> Target:
+    """The target as the work tree would hold its staged blob (eol and smudge filters).
+
+    Filling these bytes, not the raw blob, keeps a CRLF checkout CRLF.
+    """
+    proc = gitrepo.git(["cat-file", "--filters", f":0:{target.path}"], root, check=False)
+    if proc.returncode != 0:
+        return target
+    try:
+        document = decode_document(proc.stdout, path=target.path, mode=target.document.mode)
+    except InputError:
+        return target
+    if find_markers(document.text, syntax) != find_markers(target.document.text, syntax):
+        return target
+    return Target(target.path, document, target.holes, target.regions)
+
+
+def _excluded(path: str, exclude: Sequence[str]) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(name, pattern)
+               for pattern in exclude)
+
+
+def _mentions_marker(raw: bytes, syntax: MarkerSyntax) -> bool:
+    text = raw.decode("utf-8", "replace")
+    return any(marker in text for marker in (syntax.region_open, syntax.region_close)) or bool(
+        syntax.hole_pattern().search(text)
+    )
+
+
+# ---------------------------------------------------------------------------- filling
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[threading.Event]:
+    """An event that a timer sets after ``seconds`` (never, for None or <= 0)."""
+    cancel = threading.Event()
+    timer = None
+    if seconds is not None and seconds > 0:
+        timer = threading.Timer(seconds, cancel.set)
+        timer.daemon = True
+        timer.start()
+    try:
+        yield cancel
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _fill_all(
+    targets: Sequence[Target],
+    filler_factory: Callable[[], Any],
+    syntax: MarkerSyntax,
+    cancel: threading.Event,
+    options: Mapping[str, Any],
+) -> list[str]:
+    """The filled text of every target; loads the model once. ``Cancelled`` at the deadline."""
+    filler = filler_factory()
+    fills = []
+    for target in targets:
+        if cancel.is_set():  # loading alone can use up the time
+            raise Cancelled()
+        try:
+            result = filler.fill_text(target.document.text, path=target.path, syntax=syntax,
+                                      cancel=cancel, **options)
+        except InfillError as error:
+            raise error.at(target.path)
+        fills.append(result.text)
+    if cancel.is_set():
+        raise Cancelled()
+    return fills
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _write_all(
+    root: Path,
+    targets: Sequence[Target],
+    fills: Sequence[str],
+    report: Report,
+    out: Out,
+    stash: bool,
+) -> None:
+    """Write every fill to the work tree; unstaged changes are set aside when ``stash``."""
+    from infill.patch import apply_patch, make_patch
+
+    patches = {}
+    for target, filled in zip(targets, fills):
+        located = dataclasses.replace(target.document, path=str(root / target.path))
+        try:
+            patches[target.path] = make_patch(located, filled, display_path=target.path)
+        except InfillError as error:  # the fill cannot be written in the file's encoding
+            report.add(target.path, FAILED, f"{error.at(target.path)} (not filled)", out)
+    targets = [t for t in targets if t.path in patches]
+
+    # A second run before the user re-stages finds its own fill there: nothing to write.
+    done = {t.path for t in targets if _worktree_bytes(root, t) == patches[t.path].new_bytes}
+    todo = [t for t in targets if t.path not in done]
+    dirty = [t.path for t in todo if stash and _worktree_bytes(root, t) != t.document.raw]
+    written: list[str] = []
+    patch_dir = gitrepo.git_dir(root) / "infill" / "patches"
+    with unstaged_changes_set_aside(root, dirty, patch_dir) as aside:
+        for target in todo:
+            try:
+                apply_patch(patches[target.path])
+            except InfillError as error:
+                report.add(target.path, FAILED,
+                           f"{error.at(target.path)} (not filled; the staged file keeps its "
+                           "markers)", out)
+                continue
+            written.append(target.path)
+
+    conflicts = set(aside.conflicts)
+    if conflicts:
+        fills_path = aside.patch_path.with_name(aside.patch_path.stem + "-fills.patch")
+        fills_path.write_text("".join(patches[p].diff for p in sorted(conflicts)),
+                              encoding="utf-8", errors="surrogateescape")
+    for target in targets:
+        if target.path in conflicts:
+            report.add(target.path, CONFLICT,
+                       f"{target.path}: the fill clashes with your unstaged changes, so it was "
+                       f"rolled back and your changes restored (kept in {aside.patch_path}); "
+                       f"the fill is saved in {fills_path}", out)
+        elif target.path in done:
+            report.add(target.path, FILLED,
+                       f"{target.path}: already filled in the work tree; the staged file still "
+                       "holds markers (review and re-stage)", out)
+        elif target.path in written:
+            report.add(target.path, FILLED,
+                       f"{target.path}: {_counts(target)} (review and re-stage)", out)
+
+
+def _worktree_bytes(root: Path, target: Target) -> bytes | None:
+    """The file's bytes in the work tree; None when it is deleted or unreadable there."""
+    try:
+        return (root / target.path).read_bytes()
+    except OSError:
+        return None
+
+
+def _counts(target: Target) -> str:
+    parts = []
+    if target.holes:
+        parts.append(f"filled {target.holes} hole{'s' if target.holes != 1 else ''}")
+    if target.regions:
+        parts.append(f"rewrote {target.regions} region{'s' if target.regions != 1 else ''}")
+    return " and ".join(parts) or "filled"
