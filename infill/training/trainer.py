@@ -1,0 +1,477 @@
+"""Train the house model: one loop for CPU and CUDA, resumable, with a wall-clock budget.
+
+    python -m infill.training.trainer tokenizer --corpus CORPUS --out runs/tokenizer
+    python -m infill.training.trainer train --corpus CORPUS --tokenizer runs/tokenizer \\
+        --out runs/v0 --size v0-cpu --max-minutes 70 [--resume]
+
+The learning rate warms up linearly for ``warmup_steps`` and then follows a cosine to
+``min_lr_ratio`` of its peak over the run's *progress*, the largest of step/max_steps,
+tokens/max_tokens and elapsed/max_minutes: a run bounded by wall-clock time still gets a full
+schedule. ``OUT/state.pt`` (everything needed to continue) and the Hugging Face checkpoint in
+``OUT/checkpoint/`` are rewritten every ``save_every_minutes`` and at the end; both writes are
+atomic (temporary file or folder, then rename).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+H100_BF16_FLOPS = 989e12
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; saved in ``state.pt`` and the checkpoint."""
+
+    corpus: str
+    tokenizer: str
+    out: str
+    size: str = "v0-cpu"
+    seq_len: int = 0  # 0: the size preset's context
+    batch_size: int = 16
+    grad_accum: int = 1
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 200
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.98)
+    grad_clip: float = 1.0
+    max_steps: int | None = None
+    max_tokens: int | None = None
+    max_minutes: float | None = None
+    eval_every: int = 200
+    eval_batches: int = 4
+    log_every: int = 10
+    save_every_minutes: float = 10.0
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    compile: str = "auto"  # auto (CUDA only) | on | off
+    bf16: str = "auto"  # auto (CUDA: on; CPU: on if measured faster) | on | off
+    num_threads: int = 0  # CPU threads; 0: all cores
+    num_workers: int = -1  # DataLoader workers; -1: 8 on CUDA, none (in-process) on CPU
+    replace_rate: float = 0.05
+    plain_share: float = 0.3
+    save_dtype: str = "bfloat16"
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.max_steps or self.max_tokens or self.max_minutes):
+            raise ValueError("set a budget: max_steps, max_tokens or max_minutes")
+        if self.batch_size < 1 or self.grad_accum < 1:
+            raise ValueError("batch_size and grad_accum must be at least 1")
+
+
+# ---------------------------------------------------------------- schedule
+
+
+def progress(config: TrainConfig, step: int, tokens: int, elapsed: float) -> float:
+    """How far the run is through its budget, in [0, 1+]: the largest of the set budgets."""
+    parts = []
+    if config.max_steps:
+        parts.append(step / config.max_steps)
+    if config.max_tokens:
+        parts.append(tokens / config.max_tokens)
+    if config.max_minutes:
+        parts.append(elapsed / (60 * config.max_minutes))
+    return max(parts)
+
+
+def learning_rate(config: TrainConfig, step: int, frac: float) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine from ``lr`` to ``min_lr_ratio * lr``."""
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    cos = 0.5 * (1 + math.cos(math.pi * min(1.0, frac)))
+    return config.lr * warm * (config.min_lr_ratio + (1 - config.min_lr_ratio) * cos)
+
+
+# ---------------------------------------------------------------- setup
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda: no CUDA device is available; use --device cpu")
+    return name
+
+
+def cpu_bf16_is_faster(hidden: int = 256) -> bool:
+    """Time a small MLP forward+backward in float32 and under bf16 autocast on this CPU."""
+    import torch
+
+    layer = torch.nn.Sequential(torch.nn.Linear(hidden, 4 * hidden), torch.nn.GELU(), torch.nn.Linear(4 * hidden, hidden))
+    x = torch.randn(2048, hidden)
+
+    def run(bf16: bool) -> float:
+        best = float("inf")
+        for _ in range(5):
+            t0 = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                y = layer(x)
+            y.float().sum().backward()
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    run(False), run(True)
+    return run(True) < 0.8 * run(False)
+
+
+def use_bf16(config: TrainConfig, device: str) -> bool:
+    if config.bf16 != "auto":
+        return config.bf16 == "on"
+    return device == "cuda" or cpu_bf16_is_faster()
+
+
+def make_optimizer(model, config: TrainConfig):
+    """AdamW; weight decay on matrices (embeddings included), none on norms and biases."""
+    import torch
+
+    params = {id(p): p for p in model.parameters() if p.requires_grad}.values()
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    fused = next(model.parameters()).is_cuda
+    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=fused)
+
+
+def atomic_torch_save(obj, path: Path) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def write_checkpoint(model, tokenizer, config: TrainConfig, out: Path, seq_len: int, tokens: int,
+                     step: int, heldout: dict | None) -> Path:
+    """Write the HF checkpoint to ``out/checkpoint`` (via ``checkpoint.tmp`` and a rename)."""
+    from infill.training.model import save_model
+    from infill.training.tokenizer import write_infill_config
+
+    tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tmp, config.save_dtype)
+    tokenizer.save_pretrained(str(tmp))
+    notes = (f"house model, size {config.size}, masked diffusion (MDLM 1/t loss) with replaced-token "
+             f"detection (rate {config.replace_rate}); {step} steps. {config.notes}").strip()
+    write_infill_config(tmp, tokenizer, max_context=seq_len, training={
+        "tokens_seen": tokens, "steps": step, "corpus": str(config.corpus), "size": config.size,
+        "heldout": heldout or {}, "notes": notes})
+    (tmp / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+# ---------------------------------------------------------------- steps
+
+
+def noised_batch(batch: dict, ids: dict, vocab_size: int, replace_rate: float, generator, t=None):
+    """Noise a collated batch: returns (noisy_ids, select, targets, is_masked, t_pos, n_maskable)."""
+    from infill.training.objective import apply_noise, sample_t
+
+    clean = batch["input_ids"]  # (B, L)
+    B = clean.shape[0]
+    if t is None:
+        t = sample_t(B, generator=generator, device=clean.device)  # (B,)
+    n = apply_noise(clean, batch["maskable"], t, ids["<mask>"], vocab_size, replace_rate,
+                    special_ids=list(ids.values()), generator=generator)
+    select = n.masked | n.replaced | n.kept  # (B, L)
+    t_pos = t[:, None].expand_as(clean)[select]  # (N,)
+    return n.noisy_ids, select, clean[select], n.masked[select], t_pos, int(batch["maskable"].sum())
+
+
+def loss_on_batch(model, encoder, batch: dict, ids: dict, vocab_size: int, replace_rate: float,
+                  generator, autocast, t=None):
+    """Forward one batch and return the ``LossOut`` (selected positions only)."""
+    from infill.training.objective import sparse_diffusion_loss
+
+    noisy, select, targets, is_masked, t_pos, n_maskable = noised_batch(
+        batch, ids, vocab_size, replace_rate, generator, t)
+    with autocast():
+        hidden = encoder(input_ids=noisy, attention_mask=batch["attention_mask"]).last_hidden_state  # (B, L, H)
+        logits = model.decoder(model.head(hidden[select]))  # (N, V)
+    return sparse_diffusion_loss(logits, targets, is_masked, t_pos, n_maskable, ids["<mask>"])
+
+
+def heldout_batches(config: TrainConfig, tokenizer, example_config, pad_id: int) -> list[dict]:
+    """A fixed list of held-out batches (the held-out split, or train rows if there is none)."""
+    from infill.training.data import ExampleBuilder, iter_batches, iter_examples, shard_paths
+
+    builder = ExampleBuilder(tokenizer, example_config)
+    try:
+        shard_paths(config.corpus, "heldout")
+        split = "heldout"
+    except FileNotFoundError:
+        split = "train"
+    examples = iter_examples(config.corpus, split, builder, seed=12345, epochs=1)
+    batches = []
+    for batch in iter_batches(examples, config.batch_size, pad_id, pad_to=example_config.seq_len):
+        batches.append(batch)
+        if len(batches) >= config.eval_batches:
+            break
+    return batches
+
+
+def evaluate(model, encoder, batches: list[dict], ids: dict, vocab_size: int, config: TrainConfig,
+             device: str, autocast) -> dict:
+    """Mean losses on the fixed held-out batches, with fixed noise (t spread over (0, 1))."""
+    import torch
+
+    g = torch.Generator(device=device).manual_seed(777)
+    totals = {"loss": 0.0, "masked_ce": 0.0, "replaced_ce": 0.0}
+    model.eval()
+    with torch.no_grad():
+        for batch in batches:
+            batch = {k: v.to(device) for k, v in batch.items()}
+            B = batch["input_ids"].shape[0]
+            t = torch.linspace(0.05, 0.95, B, device=device)  # (B,)
+            out = loss_on_batch(model, encoder, batch, ids, vocab_size, config.replace_rate, g, autocast, t)
+            totals["loss"] += float(out.loss)
+            totals["masked_ce"] += float(out.masked_ce)
+            totals["replaced_ce"] += float(out.replaced_ce)
+    model.train()
+    return {k: v / max(1, len(batches)) for k, v in totals.items()}
+
+
+# ---------------------------------------------------------------- the loop
+
+
+def train(config: TrainConfig, resume: bool = False) -> Path:
+    """Train (or continue, with ``resume``) and return the checkpoint folder."""
+    import contextlib
+    import functools
+
+    import torch
+
+    from infill.training.data import ExampleBuilder, ExampleConfig, ExampleDataset, iter_batches, iter_examples
+    from infill.training.model import build_model, count_parameters, get_size
+    from infill.training.tokenizer import load_tokenizer, special_ids
+
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(config.device)
+    if device == "cpu":
+        torch.set_num_threads(config.num_threads or os.cpu_count() or 1)
+    torch.manual_seed(config.seed)
+    tokenizer = load_tokenizer(config.tokenizer)
+    ids = special_ids(tokenizer)
+    vocab_size = len(tokenizer)
+    size = get_size(config.size)
+    seq_len = config.seq_len or size.context
+    if seq_len > size.context:
+        raise ValueError(f"seq_len {seq_len} is longer than the {size.name} context {size.context}")
+    example_config = ExampleConfig(seq_len=seq_len, plain_share=config.plain_share)
+
+    model = build_model(size, vocab_size, ids).to(device)
+    optimizer = make_optimizer(model, config)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    step, tokens, elapsed, rows_done = 0, 0, 0.0, 0
+    state_path = out / "state.pt"
+    if resume and state_path.exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, tokens, elapsed, rows_done = state["step"], state["tokens"], state["elapsed"], state["rows_done"]
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        config = replace(TrainConfig(**{**state["config"], "betas": tuple(state["config"]["betas"])}),
+                         **{f.name: getattr(config, f.name) for f in fields(config)
+                            if f.name in RESUME_OVERRIDABLE})
+        print(f"resumed from {state_path} at step {step}, {tokens} tokens", flush=True)
+    elif resume:
+        print(f"no {state_path} yet: starting a new run", flush=True)
+
+    bf16 = use_bf16(config, device)
+    autocast = functools.partial(torch.autocast, device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext
+    compile_on = config.compile == "on" or (config.compile == "auto" and device == "cuda")
+    encoder = torch.compile(model.model) if compile_on else model.model
+    n_params = count_parameters(model)
+    n_body = count_parameters(model, exclude_embeddings=True)
+
+    pad_to = seq_len if device == "cuda" else None
+    workers = config.num_workers if config.num_workers >= 0 else (8 if device == "cuda" else 0)
+    if workers:
+        dataset = ExampleDataset(config.corpus, config.tokenizer, example_config, config.seed, rows_done,
+                                 config.batch_size, pad_to)
+        batches = iter(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers,
+                                                   pin_memory=device == "cuda", prefetch_factor=4,
+                                                   persistent_workers=True))
+    else:
+        builder = ExampleBuilder(tokenizer, example_config)
+        batches = iter_batches(iter_examples(config.corpus, "train", builder, config.seed, rows_done),
+                               config.batch_size, ids["<pad>"], pad_to, shuffle_buffer=4 * config.batch_size,
+                               seed=config.seed + rows_done)
+    eval_set = heldout_batches(config, tokenizer, example_config, ids["<pad>"])
+
+    log = open(out / "train_log.jsonl", "a", encoding="utf-8")
+    meta = {"event": "start", "step": step, "tokens": tokens, "device": device, "bf16": bf16,
+            "compile": compile_on, "params": n_params, "params_no_embeddings": n_body, "seq_len": seq_len,
+            "threads": torch.get_num_threads(), "workers": workers, "config": asdict(config)}
+    log.write(json.dumps(meta) + "\n")
+    log.flush()
+    print(json.dumps({k: v for k, v in meta.items() if k != "config"}), flush=True)
+
+    def save(heldout: dict | None) -> None:
+        atomic_torch_save({
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "tokens": tokens,
+            "elapsed": elapsed, "rows_done": rows_done, "generator": generator.get_state(),
+            "torch_rng": torch.get_rng_state(), "config": asdict(config)}, state_path)
+        write_checkpoint(model, tokenizer, config, out, seq_len, tokens, step, heldout)
+
+    model.train()
+    heldout = None
+    last_save = last_log = loop_start = time.time()
+    elapsed_before = elapsed  # wall-clock seconds of earlier sessions (evals and saves included)
+    tokens_at_log, selected_at_log = tokens, 0
+    stop = StopFlag()
+    while progress(config, step, tokens, elapsed) < 1.0 and not stop.raised:
+        lr = learning_rate(config, step, progress(config, step, tokens, elapsed))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        for _ in range(config.grad_accum):
+            batch = next(batches)
+            rows_done = max(rows_done, int(batch["rows"].max()) + 1)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            out_loss = loss_on_batch(model, encoder, batch, ids, vocab_size, config.replace_rate, generator, autocast)
+            (out_loss.loss / config.grad_accum).backward()
+            tokens += int(batch["attention_mask"].sum())
+            selected_at_log += out_loss.n_masked + out_loss.n_checked
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        elapsed = elapsed_before + time.time() - loop_start
+
+        if step % config.log_every == 0 or step == 1:
+            now = time.time()
+            tok_s = (tokens - tokens_at_log) / max(now - last_log, 1e-9)
+            row = {"step": step, "tokens": tokens, "loss": round(float(out_loss.loss.detach()), 4),
+                   "masked_ce": round(float(out_loss.masked_ce), 4),
+                   "replaced_ce": round(float(out_loss.replaced_ce), 4), "lr": lr,
+                   "grad_norm": round(float(grad_norm), 3), "tokens_per_s": round(tok_s, 1),
+                   "elapsed": round(elapsed, 1)}
+            if device == "cuda":
+                sel_s = selected_at_log / max(now - last_log, 1e-9)
+                flops = 6 * n_body * tok_s + 6 * vocab_size * size.hidden * sel_s + 12 * size.layers * seq_len * size.hidden * tok_s
+                row["mfu"] = round(flops / H100_BF16_FLOPS, 4)
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(json.dumps(row), flush=True)
+            last_log, tokens_at_log, selected_at_log = now, tokens, 0
+        if step % config.eval_every == 0:
+            heldout = evaluate(model, encoder, eval_set, ids, vocab_size, config, device, autocast)
+            row = {"step": step, "tokens": tokens, "elapsed": round(elapsed, 1),
+                   **{f"heldout_{k}": round(v, 4) for k, v in heldout.items()}}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(json.dumps(row), flush=True)
+        if time.time() - last_save >= 60 * config.save_every_minutes:
+            save(heldout)
+            last_save = time.time()
+
+    stop.restore()
+    heldout = evaluate(model, encoder, eval_set, ids, vocab_size, config, device, autocast)
+    save(heldout)
+    row = {"event": "end" if not stop.raised else "stopped", "step": step, "tokens": tokens, "elapsed": round(elapsed, 1),
+           **{f"heldout_{k}": round(v, 4) for k, v in heldout.items()}}
+    log.write(json.dumps(row) + "\n")
+    log.close()
+    print(json.dumps(row), flush=True)
+    return out / "checkpoint"
+
+
+class StopFlag:
+    """SIGTERM / SIGINT set a flag: the loop ends after the current step and saves."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.raised = False
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        if self.raised:  # a second signal: give up at once
+            raise KeyboardInterrupt
+        self.raised = True
+        print(f"signal {signum}: stopping after this step and saving", flush=True)
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+
+# A resumed run keeps its recipe; only these may change between sessions.
+RESUME_OVERRIDABLE = {"max_steps", "max_tokens", "max_minutes", "eval_every", "log_every",
+                      "save_every_minutes", "num_threads", "num_workers", "device", "compile", "bf16", "notes"}
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def build_tokenizer(corpus: str, out: str, vocab_size: int = 16384, max_mb: float = 50.0, seed: int = 0) -> Path:
+    """Train the tokenizer on a language-balanced sample of the train shards."""
+    from infill.training.data import sample_texts
+    from infill.training.tokenizer import train_tokenizer
+
+    t0 = time.time()
+    texts = sample_texts(corpus, int(max_mb * 1e6), seed)
+    n_bytes = sum(len(t.encode("utf-8")) for t in texts)
+    train_tokenizer(texts, vocab_size, out)
+    print(json.dumps({"event": "tokenizer", "files": len(texts), "bytes": n_bytes, "vocab_size": vocab_size,
+                      "seconds": round(time.time() - t0, 1), "out": str(out)}), flush=True)
+    return Path(out)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m infill.training.trainer", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer")
+    t.add_argument("--corpus", required=True)
+    t.add_argument("--out", required=True)
+    t.add_argument("--vocab-size", type=int, default=16384)
+    t.add_argument("--max-mb", type=float, default=50.0, help="sample size in MB (balanced by language)")
+    r = sub.add_parser("train", help="train (or --resume) the house model")
+    r.add_argument("--corpus", required=True)
+    r.add_argument("--tokenizer", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if it exists")
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    for name in ("size", "seq_len", "batch_size", "grad_accum", "lr", "warmup_steps", "weight_decay",
+                 "max_steps", "max_tokens", "max_minutes", "eval_every", "log_every", "save_every_minutes",
+                 "seed", "device", "compile", "bf16", "num_threads", "num_workers", "replace_rate", "notes"):
+        kind = {"max_steps": int, "max_tokens": int, "max_minutes": float}.get(name, type(defaults[name]))
+        r.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.command == "tokenizer":
+        build_tokenizer(args.corpus, args.out, args.vocab_size, args.max_mb)
+        return 0
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if hasattr(args, f.name)}
+    train(TrainConfig(**values), resume=args.resume)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
