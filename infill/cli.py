@@ -104,14 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("models", help="backends and checkpoints found")
 
-    train = sub.add_parser("train", help="build the corpus, tokenizer and house model",
-                           add_help=False)
-    train.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("train", help="build the corpus, tokenizer and house model (infill train --help)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        # The training steps parse their own flags (``infill train train --help`` included).
+        args = argparse.Namespace(command="train", rest=argv[1:], quiet=False, verbose=False)
+    else:
+        args = build_parser().parse_args(argv)
     if args.command is None:
         build_parser().print_help()
         return EXIT_ERROR
