@@ -84,6 +84,8 @@ def sample(
     rescore: torch.Tensor | None = None,  # (B, L) bool: visible slot tokens to judge first
     rescore_fraction: Sequence[float] | None = None,
     temperatures: Sequence[float] | None = None,  # per row; overrides options.temperature
+    null_id: int | None = None,
+    null_tails: Sequence[Sequence[tuple[int, int]]] | None = None,  # per row: slot ranges
 ) -> SampleOutput:
     """Denoise every masked slot of ``ids``; returns the filled ids and per-token scores."""
     ids = ids.clone()
@@ -131,6 +133,18 @@ def sample(
             logprob[b, pos] = logp[chosen]
             masked[b, pos] = False
             committed[b] = pos.tolist()
+            if null_id is not None and null_tails is not None:
+                tail = _null_tail(ids[b], masked[b], null_tails[b], null_id)  # (m,)
+                if tail.numel():
+                    # Slots after a committed null are null too: the model was trained with
+                    # a span's text first and its nulls after it, never text after a null.
+                    at = torch.searchsorted(where, tail)
+                    null_logp = row[at, null_id] - torch.logsumexp(row[at], dim=-1)
+                    ids[b, tail] = null_id
+                    confidence[b, tail] = null_logp.exp()
+                    logprob[b, tail] = null_logp
+                    masked[b, tail] = False
+                    committed[b] += tail.tolist()
         record = StepRecord(step, committed)
         records.append(record)
         if on_step:
@@ -185,6 +199,18 @@ def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int
     # Stable order on ties, so equal confidences commit left to right.
     order = torch.sort(probs, descending=True, stable=True).indices
     return order[:k]
+
+
+def _null_tail(ids: torch.Tensor, masked: torch.Tensor, ranges: Sequence[tuple[int, int]],
+               null_id: int) -> torch.Tensor:
+    """Masked positions of a row that follow a committed null within the same slot range."""
+    out = []
+    for start, end in ranges:
+        nulls = ((ids[start:end] == null_id) & ~masked[start:end]).nonzero().flatten()
+        if nulls.numel():
+            first = start + int(nulls[0])
+            out.append(first + 1 + masked[first + 1:end].nonzero().flatten())
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
 
 
 def _remask_unlikely(

@@ -134,3 +134,20 @@ def test_last_step_commits_everything():
 def test_bad_options_are_input_errors(bad):
     with pytest.raises(InputError):
         SamplerOptions(**bad)
+
+
+def test_slots_after_a_committed_null_become_null_at_once():
+    NULL = 7
+    ids, attention, slots = make_batch(rows=1)
+
+    def null_late(i, a):
+        logits = torch.zeros(i.shape[0], i.shape[1], V)
+        logits[:, :, 9] = 1.0
+        logits[:, 14, NULL] = 9.0  # most confident: a null at the fifth slot
+        return logits
+
+    out = sample(null_late, ids, attention, slots, MASK, SamplerOptions(), gens(1),
+                 null_id=NULL, null_tails=[[(10, 22)]])
+    assert out.ids[0, 14:22].tolist() == [NULL] * 8
+    assert out.steps[0].committed[0] == list(range(14, 22))
+    assert out.forward_passes == 5  # four text slots left, one per step
