@@ -27,3 +27,22 @@ def tiny_filler(tiny_model_dir):
     import infill
 
     return infill.load(str(tiny_model_dir), device="cpu")
+
+
+@pytest.fixture
+def git_env(tmp_path, monkeypatch):
+    """A git environment that ignores the user's config and any hook git is running.
+
+    Returns ``tmp_path``; commits made there have a fixed author."""
+    for name in list(os.environ):
+        if name.startswith("GIT_") or name == "PRE_COMMIT":
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+    return tmp_path

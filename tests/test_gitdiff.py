@@ -15,17 +15,8 @@ from infill.markers import REWRITE, splice
 
 
 @pytest.fixture
-def repo(tmp_path, monkeypatch):
-    for name in list(os.environ):
-        if name.startswith("GIT_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
-    path = tmp_path / "repo"
+def repo(git_env):
+    path = git_env / "repo"
     path.mkdir()
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "core.autocrlf", "false")

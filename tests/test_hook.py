@@ -26,23 +26,6 @@ REPO = Path(__file__).resolve().parent.parent
 # ------------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture
-def git_env(tmp_path, monkeypatch):
-    """A git environment that ignores the user's config and any hook git is running."""
-    for name in list(os.environ):
-        if name.startswith("GIT_") or name == "PRE_COMMIT":
-            monkeypatch.delenv(name)
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
-    return tmp_path
-
-
 def git(repo: Path, *args: str, input: bytes | None = None) -> str:
     proc = subprocess.run(["git", *args], cwd=repo, input=input, capture_output=True)
     assert proc.returncode == 0, proc.stderr.decode()
