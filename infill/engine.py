@@ -168,7 +168,7 @@ class Filler:
 
     def _options(self, options: dict) -> tuple[SamplerOptions, int, int | None]:
         known = {"strategy", "steps", "temperature", "threshold", "top_k", "top_p",
-                 "candidates", "budget"}
+                 "candidates", "budget", "null_threshold"}
         unknown = set(options) - known
         if unknown:
             raise TypeError(f"unknown sampler option(s): {', '.join(sorted(unknown))}")
@@ -255,9 +255,7 @@ class Filler:
         out = sample(logits_fn, ids, attention, slots, d.mask_id, options, generators,
                      banned_ids=d.banned_ids(), on_step=on_step, cancel=cancel,
                      rescore=rescore if rescore.any() else None, rescore_fraction=fraction,
-                     temperatures=temps, null_id=d.null_id,
-                     null_tails=[[(g.offset, g.offset + g.length) for g in r.canvas.groups]
-                                 for r in rows])
+                     temperatures=temps, null_id=d.null_id)
         return rows, out
 
     def _read_fills(self, rows, out, spans, k_candidates):

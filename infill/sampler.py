@@ -35,6 +35,7 @@ class SamplerOptions:
     threshold: float = 0.9
     top_k: int | None = None
     top_p: float | None = None
+    null_threshold: float = 0.5  # a slot is text while P(null) is below this
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -84,8 +85,7 @@ def sample(
     rescore: torch.Tensor | None = None,  # (B, L) bool: visible slot tokens to judge first
     rescore_fraction: Sequence[float] | None = None,
     temperatures: Sequence[float] | None = None,  # per row; overrides options.temperature
-    null_id: int | None = None,
-    null_tails: Sequence[Sequence[tuple[int, int]]] | None = None,  # per row: slot ranges
+    null_id: int | None = None,   # the model's "nothing here" token, if it has one
 ) -> SampleOutput:
     """Denoise every masked slot of ``ids``; returns the filled ids and per-token scores."""
     ids = ids.clone()
@@ -125,26 +125,19 @@ def sample(
                 continue
             row = logits[b, where].float()  # (n, V)
             row[:, list(banned_ids) + [mask_id]] = -math.inf
-            tokens, probs, logp = pick_tokens(row, row_options[b], generators[b])
-            chosen = choose_commits(probs, options, steps - step + 1)
+            last = step == steps
+            if null_id is None:
+                tokens, probs, logp = pick_tokens(row, row_options[b], generators[b])
+                chosen = choose_commits(probs, options, 1 if last else steps - step + 1)
+            else:
+                tokens, probs, logp, chosen = _plan_with_nulls(
+                    row, null_id, row_options[b], generators[b], last, steps - step + 1)
             pos = where[chosen]
             ids[b, pos] = tokens[chosen]
             confidence[b, pos] = probs[chosen]
             logprob[b, pos] = logp[chosen]
             masked[b, pos] = False
             committed[b] = pos.tolist()
-            if null_id is not None and null_tails is not None:
-                tail = _null_tail(ids[b], masked[b], null_tails[b], null_id)  # (m,)
-                if tail.numel():
-                    # Slots after a committed null are null too: the model was trained with
-                    # a span's text first and its nulls after it, never text after a null.
-                    at = torch.searchsorted(where, tail)
-                    null_logp = row[at, null_id] - torch.logsumexp(row[at], dim=-1)
-                    ids[b, tail] = null_id
-                    confidence[b, tail] = null_logp.exp()
-                    logprob[b, tail] = null_logp
-                    masked[b, tail] = False
-                    committed[b] += tail.tolist()
         record = StepRecord(step, committed)
         records.append(record)
         if on_step:
@@ -201,16 +194,31 @@ def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int
     return order[:k]
 
 
-def _null_tail(ids: torch.Tensor, masked: torch.Tensor, ranges: Sequence[tuple[int, int]],
-               null_id: int) -> torch.Tensor:
-    """Masked positions of a row that follow a committed null within the same slot range."""
-    out = []
-    for start, end in ranges:
-        nulls = ((ids[start:end] == null_id) & ~masked[start:end]).nonzero().flatten()
-        if nulls.numel():
-            first = start + int(nulls[0])
-            out.append(first + 1 + masked[first + 1:end].nonzero().flatten())
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
+                     generator: torch.Generator, last: bool, steps_left: int):
+    """Which slots to commit, for a model with a "nothing here" token.
+
+    A slot counts as text while the model finds text more likely than null there
+    (P(null) < ``null_threshold``); text slots are committed as usual, best first, and only
+    when no masked slot of the row is text any more are the rest committed as null. Nulls
+    are the easiest predictions: committed by confidence they would creep in from the end
+    of a span and leave it empty before any text is written.
+    Returns (tokens, probs, logp, chosen) over the row's masked slots (n,).
+    """
+    logp_null = row[:, null_id] - torch.logsumexp(row, dim=-1)  # (n,)
+    text_row = row.clone()
+    text_row[:, null_id] = -math.inf
+    tokens, _, logp_text = pick_tokens(text_row, options, generator)
+    # Unconditional log-probability of the chosen text token: log P(text) + log P(tok | text).
+    logp = logp_text + torch.log1p(-logp_null.exp().clamp(max=1 - 1e-6))
+    is_text = logp_null.exp() < options.null_threshold
+    if last or not is_text.any():
+        tokens = torch.where(is_text, tokens, torch.full_like(tokens, null_id))
+        logp = torch.where(is_text, logp, logp_null)
+        return tokens, logp.exp(), logp, torch.arange(row.shape[0])
+    text_at = is_text.nonzero().flatten()
+    chosen = text_at[choose_commits(logp[text_at].exp(), options, steps_left)]
+    return tokens, logp.exp(), logp, chosen
 
 
 def _remask_unlikely(

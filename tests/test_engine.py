@@ -132,13 +132,13 @@ def test_shifted_logits_are_realigned_for_dream_family_models(tiny_filler):
     class Shifted(Denoiser):
         def logits(self, ids, attention):
             logits = torch.zeros(ids.shape[0], ids.shape[1], base.codec.vocab_size)
-            logits[..., base.null_id] = 1.0
+            logits[..., base.null_id] = 8.0
             # Position i - 1 carries the prediction for every masked position i.
             masked = ids == self.mask_id
             before = torch.zeros_like(masked)
             before[:, :-1] = masked[:, 1:]
             rows, cols = before.nonzero(as_tuple=True)
-            logits[rows, cols, wanted] = 5.0
+            logits[rows, cols, wanted] = 12.0
             return logits
 
     shifted = Shifted(name="fake-dream", codec=base.codec, mask_id=base.mask_id, null_id=base.null_id,

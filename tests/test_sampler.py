@@ -136,18 +136,21 @@ def test_bad_options_are_input_errors(bad):
         SamplerOptions(**bad)
 
 
-def test_slots_after_a_committed_null_become_null_at_once():
+def test_text_is_written_before_nulls_and_unsure_slots_stay_text():
     NULL = 7
-    ids, attention, slots = make_batch(rows=1)
+    ids, attention, slots = make_batch(rows=1)  # slots 10..21
 
-    def null_late(i, a):
+    def short_text(i, a):
         logits = torch.zeros(i.shape[0], i.shape[1], V)
-        logits[:, :, 9] = 1.0
-        logits[:, 14, NULL] = 9.0  # most confident: a null at the fifth slot
+        logits[:, :, 9] = 2.0
+        logits[:, 10:14, NULL] = 1.0   # P(null) < 0.5 here: text
+        logits[:, 14:22, NULL] = 8.0   # P(null) ~ 1 here: nothing
         return logits
 
-    out = sample(null_late, ids, attention, slots, MASK, SamplerOptions(), gens(1),
-                 null_id=NULL, null_tails=[[(10, 22)]])
+    out = sample(short_text, ids, attention, slots, MASK, SamplerOptions(), gens(1), null_id=NULL)
+    assert out.ids[0, 10:14].tolist() == [9] * 4
     assert out.ids[0, 14:22].tolist() == [NULL] * 8
-    assert out.steps[0].committed[0] == list(range(14, 22))
-    assert out.forward_passes == 5  # four text slots left, one per step
+    # Text first, one slot per step; then every remaining slot is null in one step.
+    assert [len(s.committed[0]) for s in out.steps] == [1, 1, 1, 1, 8]
+    # Scores are unconditional: a text token's probability includes P(not null).
+    assert 0 < out.confidence[0, 10] < 0.5
