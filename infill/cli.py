@@ -145,11 +145,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "edit":
         from infill.app import run_edit
         return run_edit(args.file, model=args.model, device=args.device or "auto",
-                        backend=args.backend)
+                        backend=args.backend, trust_remote_code=args.trust_remote_code)
     if command == "diff":
         from infill.app import run_diff
         return run_diff(rev=args.rev, staged=args.staged, paths=args.paths, model=args.model,
-                        device=args.device or "auto", backend=args.backend)
+                        device=args.device or "auto", backend=args.backend,
+                        trust_remote_code=args.trust_remote_code)
     if command in ("hook", "install-hook", "uninstall-hook"):
         from infill.gitops.commands import run_git_command
         return run_git_command(args)

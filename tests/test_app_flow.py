@@ -293,7 +293,8 @@ async def test_a_model_that_fails_to_load_leaves_the_editor_usable(sample):
     app = make_app(str(sample), filler_factory=factory)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.model_error is not None)
-        assert app.status.error and "model failed" in app.status.state
+        assert app.status.error and app.status.state == "no model"
+        assert "no default model" in app.status.detail
         await pilot.press("x")
         assert app.editor.text.startswith("x")
         await pilot.press("ctrl+f", "ctrl+g")
@@ -330,6 +331,16 @@ async def test_spans_follow_edits_and_can_be_listed_jumped_to_and_removed(sample
         await pilot.press("delete")
         await pilot.pause()
         assert editor.spans == () and span_list.option_count == 0
+
+        await pilot.press("f2")
+        editor.move_cursor((5, 4))
+        await pilot.press("ctrl+r", "f2")
+        await pilot.press("plus")
+        assert editor.spans[0].strength == 0.75
+        await pilot.press("minus", "minus", "minus")
+        assert editor.spans[0].strength == 0.25
+        await pilot.press("enter")
+        assert app.focused is editor and editor.cursor_location == (5, 0)
 
 
 async def test_line_key_grows_to_the_block(sample):
@@ -398,3 +409,33 @@ async def test_no_color_keeps_spans_and_tokens_distinct(sample, monkeypatch):
         assert styles["infill.hole"].reverse and styles["infill.rewrite"].underline
         assert styles["infill.masked"].dim and styles["infill.new.high"].bold
         assert styles["infill.kept.low"].italic and styles["infill.revised"].underline
+
+
+async def test_saving_with_unfilled_spans_asks_first(tmp_path):
+    path = tmp_path / "marked.py"
+    path.write_text(MARKED)
+    app = make_app(str(path), filler=FakeFiller())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ChoiceScreen) and "not filled" in app.screen.question
+        await pilot.click("#choice-cancel")
+        await pilot.pause()
+        assert path.read_text() == MARKED
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        await pilot.click("#choice-save")
+        await pilot.pause()
+        assert path.read_text() == app.editor.text and "__FILL__" not in path.read_text()
+
+
+async def test_a_new_file_is_created_on_save(tmp_path):
+    path = tmp_path / "new.py"
+    app = make_app(str(path), filler=FakeFiller())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.editor.text == "" and app.status.modified
+        await pilot.press(*"x = 1", "ctrl+s")
+        await pilot.pause()
+        assert path.read_text() == "x = 1" and not app.status.modified

@@ -199,3 +199,13 @@ def test_importing_the_app_loads_no_model_code():
             "assert not bad, bad\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+def test_the_editor_docs_list_every_key():
+    from pathlib import Path
+
+    from infill.app.keys import KEYS, display
+
+    doc = (Path(__file__).parent.parent / "docs" / "EDITOR.md").read_text()
+    for key in KEYS:
+        assert f"| `{display(key.keys)}` |" in doc and key.title in doc, key
