@@ -133,7 +133,7 @@ class Filler:
 
         passes = 0
         for round_ in range(MAX_ROUNDS):
-            rows, out = self._run(text, ordered, budgets, lang, seed, round_, sampler_options,
+            rows, out = self._run(text, ordered, order, budgets, lang, seed, round_, sampler_options,
                                   k_candidates, on_frame, cancel, started)
             passes += out.forward_passes
             fills = self._read_fills(rows, out, ordered, k_candidates)
@@ -154,7 +154,7 @@ class Filler:
             if all(candidates[k].text != candidates[j].text for j in unique):
                 unique.append(k)
         best = candidates[unique[0]]
-        trajectory = self._frames(rows, out, ordered, unique[0], round_, started)
+        trajectory = self._frames(rows, out, order, unique[0], round_, started)
         return FillResult(
             text=best.text, spans=best.spans,
             candidates=tuple(candidates[k] for k in unique[1:]),
@@ -211,7 +211,7 @@ class Filler:
 
     # -- sampling ---------------------------------------------------------------------------
 
-    def _run(self, text, spans, budgets, lang, seed, round_, options, k_candidates,
+    def _run(self, text, spans, order, budgets, lang, seed, round_, options, k_candidates,
              on_frame, cancel, started):
         d = self.denoiser
         layout = Layout(d.mask_id, d.bos_id, d.eos_id, d.header_id(lang), d.max_context)
@@ -250,7 +250,7 @@ class Filler:
             if on_frame is None:
                 return
             first = [b for b, r in enumerate(rows) if r.k == 0]
-            on_frame(self._frame(rows, first, spans, current, confidence, record, round_, started))
+            on_frame(self._frame(rows, first, order, current, confidence, record, round_, started))
 
         out = sample(logits_fn, ids, attention, slots, d.mask_id, options, generators,
                      banned_ids=d.banned_ids(), on_step=on_step, cancel=cancel,
@@ -298,28 +298,30 @@ class Filler:
 
     # -- trajectory -------------------------------------------------------------------------
 
-    def _frame(self, rows, row_ids, spans, current, confidence, record, round_, started) -> Frame:
+    def _frame(self, rows, row_ids, order, current, confidence, record, round_, started) -> Frame:
+        """The slots of ``row_ids`` now; ``Slot.span`` is the caller's span index."""
         d = self.denoiser
         slots: list[Slot] = []
         for b in row_ids:
             new = set(record.committed[b])
             again = set(record.remasked[b]) if record.remasked else set()
             for g in rows[b].canvas.groups:
+                span = order[g.span]
                 for pos in range(g.offset, g.offset + g.length):
                     token = int(current[b, pos])
                     if pos in again:
-                        slots.append(Slot(g.span, "", REMASKED, 0.0))
+                        slots.append(Slot(span, "", REMASKED, 0.0))
                     elif token == d.mask_id:
-                        slots.append(Slot(g.span, "", MASKED, 0.0))
+                        slots.append(Slot(span, "", MASKED, 0.0))
                     else:
                         is_null = token == d.null_id
-                        slots.append(Slot(g.span, "" if is_null else d.codec.piece(token),
+                        slots.append(Slot(span, "" if is_null else d.codec.piece(token),
                                           NEW if pos in new else KEPT,
                                           float(confidence[b, pos]), is_null))
         slots.sort(key=lambda s: s.span)  # stable: slot order within a span is kept
         return Frame(record.step, tuple(slots), round_, time.perf_counter() - started)
 
-    def _frames(self, rows, out, spans, k, round_, started) -> list[Frame]:
+    def _frames(self, rows, out, order, k, round_, started) -> list[Frame]:
         """Frames of candidate ``k`` in the last round, rebuilt from the step records."""
         chosen = [b for b, r in enumerate(rows) if r.k == k]
         ids = out.ids.clone()
@@ -338,7 +340,7 @@ class Filler:
                     seg = slice(g.offset, g.offset + g.length)
                     hidden = commit_step[b, seg] > record.step
                     current[b, seg] = torch.where(hidden, torch.tensor(d.mask_id), current[b, seg])
-            frames.append(self._frame(rows, chosen, spans, current, out.confidence, record,
+            frames.append(self._frame(rows, chosen, order, current, out.confidence, record,
                                       round_, started))
         return frames
 

@@ -22,7 +22,7 @@ MASK_GLYPH = "\u2591"  # how a masked slot is drawn in text renderings
 class Slot:
     """One token position of a span at one step. ``text`` is "" while masked or for a null."""
 
-    span: int
+    span: int          # index of the span in the caller's list
     text: str
     state: str
     confidence: float

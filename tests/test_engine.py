@@ -150,3 +150,14 @@ def test_shifted_logits_are_realigned_for_dream_family_models(tiny_filler):
     shifted.shifted_logits = False
     unshifted = Filler(shifted).fill_text("a = __FILL__\n").spans[0].text
     assert set(unshifted) <= {"x"} and len(unshifted) < len(text)
+
+
+def test_frames_name_spans_in_the_callers_order(tiny_filler):
+    text = "a = 1\nb = 2\n"
+    spans = [Span(10, 11, REWRITE), Span(4, 5, REWRITE)]  # given back to front
+    result = tiny_filler.fill_spans(text, spans, "python", steps=2)
+    last = result.trajectory[-1]
+    assert last.span_text(0) == result.spans[0].text
+    assert last.span_text(1) == result.spans[1].text
+    assert result.text[result.spans[0].start:result.spans[0].end] == result.spans[0].text
+    assert result.spans[0].start > result.spans[1].start
