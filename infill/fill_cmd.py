@@ -107,21 +107,27 @@ def run_fill(args: argparse.Namespace) -> int:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    """List the default checkpoint and any local model directories with their settings."""
-    from infill.backends import default_model_path
+    """The bundled house model and the checkpoints in the local Hugging Face cache that a
+    backend can run, with their default settings."""
+    from infill.backends import default_model_path, find_cached_models
 
     path = default_model_path()
     if path is None:
-        print("house model: not found (models/house is missing)")
-        return 2
-    meta_file = path / "infill_config.json"
-    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-    print(f"house model: {path}")
-    print("  backends: hf-mlm (default), llada, dream (with --trust-remote-code)")
-    print(f"  context: {meta.get('max_context', '?')} tokens")
-    print(f"  sampler defaults: {json.dumps(meta.get('sampler', {}))}")
-    print(f"  trained tokens: {meta.get('training', {}).get('tokens_seen', '?')}")
-    return 0
+        print("house model: not found (models/house is missing; see docs/TRAINING.md)")
+    else:
+        meta_file = path / "infill_config.json"
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+        training = meta.get("training", {})
+        print(f"house model (default): {path}")
+        print(f"  backend hf-mlm, context {meta.get('max_context', '?')} tokens, "
+              f"{training.get('tokens_seen', '?')} training tokens")
+        print(f"  sampler defaults: {json.dumps(meta.get('sampler', {}))}")
+    cached = find_cached_models()
+    print(f"local Hugging Face cache: {len(cached)} checkpoint(s) a backend can run")
+    for name, backend, where in cached:
+        extra = " (needs --trust-remote-code)" if backend in ("llada", "dream") else ""
+        print(f"  {name}: backend {backend}{extra}  {where}")
+    return 0 if path is not None or cached else 2
 
 
 def _read_stdin(syntax: MarkerSyntax) -> _Job:

@@ -155,3 +155,25 @@ def test_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("infill ")
+
+
+def test_models_lists_runnable_checkpoints_in_the_local_cache(tmp_path, monkeypatch, capsys):
+    import json as _json
+
+    def snapshot(repo, config):
+        d = tmp_path / "hub" / f"models--{repo.replace('/', '--')}" / "snapshots" / "abc"
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(_json.dumps(config))
+
+    snapshot("GSAI-ML/LLaDA-8B-Instruct", {"model_type": "llada", "architectures": ["LLaDAModelLM"]})
+    snapshot("Dream-org/Dream-v0-Base-7B", {"model_type": "Dream", "architectures": ["DreamModel"]})
+    snapshot("answerdotai/ModernBERT-base", {"model_type": "modernbert",
+                                             "architectures": ["ModernBertForMaskedLM"]})
+    snapshot("openai-community/gpt2", {"model_type": "gpt2", "architectures": ["GPT2LMHeadModel"]})
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    main(["models"])
+    out = capsys.readouterr().out
+    assert "GSAI-ML/LLaDA-8B-Instruct: backend llada (needs --trust-remote-code)" in out
+    assert "Dream-org/Dream-v0-Base-7B: backend dream" in out
+    assert "answerdotai/ModernBERT-base: backend hf-mlm" in out
+    assert "gpt2" not in out

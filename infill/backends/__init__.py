@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from infill.errors import ModelError
+from infill.errors import InfillError, ModelError
 
 BACKENDS = ("hf-mlm", "llada", "dream")
 
@@ -50,6 +50,29 @@ def resolve_model_path(model: str | None) -> Path:
                              f"Hugging Face cache ({exc.__class__.__name__}); infill never "
                              "downloads weights") from exc
     raise ModelError("no such model directory", path=str(path))
+
+
+def find_cached_models() -> list[tuple[str, str, Path]]:
+    """(model id, backend, snapshot dir) for every checkpoint in the local Hugging Face cache
+    whose ``config.json`` one of the backends can run; nothing is downloaded."""
+    from infill.backends.hf import detect_backend
+
+    root = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub")
+    found = []
+    for repo in sorted(root.glob("models--*")):
+        snapshots = sorted((repo / "snapshots").glob("*/config.json"), key=lambda p: p.stat().st_mtime)
+        if not snapshots:
+            continue
+        snapshot = snapshots[-1].parent
+        try:
+            config = snapshots[-1].read_text()
+            backend = detect_backend(snapshot)
+        except (OSError, InfillError):
+            continue
+        if backend == "hf-mlm" and "MaskedLM" not in config and "infill" not in config:
+            continue  # not a masked LM: nothing infill can run
+        found.append((repo.name[len("models--"):].replace("--", "/"), backend, snapshot))
+    return found
 
 
 def load_backend(model: str | None = None, device: str = "auto", backend: str | None = None,
