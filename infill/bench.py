@@ -66,12 +66,12 @@ def machine() -> str:
 
 def run_bench(args: argparse.Namespace) -> int:
     from infill.evaluate import read_records
-    from infill.fill_cmd import load_filler, sampler_options, settings_for
+    from infill.fill_cmd import load_filler, settings_for
 
     settings = settings_for(args, ".")
     records = read_records(args.data, args.limit) if args.data else _FALLBACK
-    filler = load_filler(settings, args)
-    options = {k: v for k, v in sampler_options(settings).items() if k != "candidates"}
+    filler = load_filler(settings, args.trust_remote_code)
+    options = {k: v for k, v in settings.sampler_options().items() if k != "candidates"}
     time_fills(filler, records[:2], "warm-up", **options)
     reference = time_fills(filler, records, "reference (1 token/step)", strategy="confidence", steps=None)
     configured = time_fills(filler, records, "configured", **options)

@@ -132,13 +132,13 @@ def format_table(reports: list[SetReport]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from infill.fill_cmd import load_filler, sampler_options, settings_for
+    from infill.fill_cmd import load_filler, settings_for
 
     settings = settings_for(args, ".")
     datasets = [(Path(p).stem, read_records(p, args.limit)) for p in args.data]
-    filler = load_filler(settings, args)
+    filler = load_filler(settings, args.trust_remote_code)
     reports = [evaluate_records(filler, records, name, args.execute, settings.seed,
-                                **sampler_options(settings))
+                                **settings.sampler_options())
                for name, records in datasets]
     print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
           f"{filler.info.device})")

@@ -21,8 +21,6 @@ from infill.patch import make_patch, apply_patch
 from infill.settings import Settings, load_settings
 from infill.trajectory import write_jsonl
 
-SAMPLER_KEYS = ("strategy", "steps", "temperature", "threshold", "candidates")
-
 
 @dataclass
 class _Job:
@@ -39,15 +37,11 @@ def settings_for(args: argparse.Namespace, start: str) -> Settings:
     return load_settings(start, overrides)
 
 
-def sampler_options(settings: Settings) -> dict:
-    return {key: getattr(settings, key) for key in SAMPLER_KEYS}
-
-
-def load_filler(settings: Settings, args: argparse.Namespace):
+def load_filler(settings: Settings, trust_remote_code: bool = False):
+    """The model the settings name (the house model by default), loaded once per run."""
     import infill
 
-    return infill.load(settings.model, settings.device, settings.backend,
-                       getattr(args, "trust_remote_code", False))
+    return infill.load(settings.model, settings.device, settings.backend, trust_remote_code)
 
 
 def run_fill(args: argparse.Namespace) -> int:
@@ -65,13 +59,13 @@ def run_fill(args: argparse.Namespace) -> int:
     todo = [job for job in jobs if job.marked.spans]
     results = {}
     if todo:
-        filler = load_filler(settings, args)
+        filler = load_filler(settings, args.trust_remote_code)
         trajectory = open(args.trajectory, "w", encoding="utf-8") if args.trajectory else None
         try:
             for job in _progress(todo, args):
                 result = filler.fill_spans(job.marked.text, job.marked.spans,
                                            settings.language, settings.seed, path=job.shown,
-                                           **sampler_options(settings))
+                                           **settings.sampler_options())
                 results[id(job)] = result
                 if trajectory:
                     write_jsonl(result.trajectory, trajectory)

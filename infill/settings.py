@@ -30,6 +30,9 @@ from infill.errors import InputError
 from infill.markers import MarkerSyntax
 
 
+SAMPLER_KEYS = ("strategy", "steps", "temperature", "threshold", "candidates")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a run of infill can be configured with; ``None`` means "model default"."""
@@ -57,6 +60,10 @@ class Settings:
     def hole_n_pattern(self) -> re.Pattern[str]:
         """Matches the plain hole and the capped one; group ``n`` is the cap or ``None``."""
         return self.marker_syntax().hole_pattern()
+
+    def sampler_options(self) -> dict[str, object]:
+        """The keyword arguments of ``Filler.fill_spans`` these settings choose."""
+        return {key: getattr(self, key) for key in SAMPLER_KEYS}
 
     def marker_syntax(self) -> MarkerSyntax:
         return MarkerSyntax.from_settings(self)

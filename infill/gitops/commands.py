@@ -13,9 +13,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-SAMPLER_KEYS = ("strategy", "steps", "temperature", "threshold", "candidates")
-
-
 def run_git_command(args: argparse.Namespace) -> int:
     if args.command == "hook":
         return _hook(args)
@@ -27,6 +24,7 @@ def run_git_command(args: argparse.Namespace) -> int:
 
 
 def _hook(args: argparse.Namespace) -> int:
+    from infill.fill_cmd import load_filler
     from infill.gitops.hook import run_hook
     from infill.gitops.repo import repo_root
     from infill.settings import load_settings
@@ -34,18 +32,12 @@ def _hook(args: argparse.Namespace) -> int:
     root = repo_root(Path.cwd())
     overrides = {k: v for k, v in vars(args).items() if k not in ("files", "command", "check")}
     settings = load_settings(root, overrides)
-    options: dict[str, Any] = {key: getattr(settings, key) for key in SAMPLER_KEYS}
+    options: dict[str, Any] = settings.sampler_options()
     options.update(language=settings.language, seed=settings.seed)
-
-    def load_filler() -> Any:
-        import infill
-
-        return infill.load(settings.model, settings.device, settings.backend,
-                           getattr(args, "trust_remote_code", False))
 
     return run_hook(
         args.files,
-        filler_factory=load_filler,
+        filler_factory=lambda: load_filler(settings, getattr(args, "trust_remote_code", False)),
         settings=settings,
         check=args.check,
         timeout=getattr(args, "timeout", None) or settings.hook_timeout,
