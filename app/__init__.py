@@ -1,17 +1,43 @@
-"""The terminal editor (``infill edit FILE``), a Textual app over the public engine API.
+"""The terminal editor (``infill edit FILE``, ``infill diff``), a Textual app over the public
+engine API.
 
-``run_edit`` is what the CLI calls; ``make_app`` builds the app for tests (with a filler) and
-for ``run_edit`` (with a factory that loads the model in a worker after the UI is up).
+``run_edit`` and ``run_diff`` are what the CLI calls; ``make_app`` and ``make_diff_app`` build
+the apps for tests (with a filler) and for the CLI (with a factory that loads the model in a
+worker after the UI is up).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable, Sequence
 
+from .diff_app import DiffApp, make_diff_app
 from .editor_app import EditorApp, make_app
 
-__all__ = ["EditorApp", "make_app", "run_edit"]
+__all__ = ["DiffApp", "EditorApp", "make_app", "make_diff_app", "run_diff", "run_edit"]
+
+
+def _filler_factory(settings: Any, model: str | None, device: str, backend: str | None,
+                    trust_remote_code: bool) -> Callable[[], Any]:
+    """Loads the model (flags over settings) when the app calls it, in a worker thread."""
+    model = model or getattr(settings, "model", None)
+    device = device if device and device != "auto" else getattr(settings, "device", "auto")
+    backend = backend or getattr(settings, "backend", None)
+
+    def load_filler() -> Any:
+        import infill
+
+        return infill.load(model=model, device=device or "auto", backend=backend,
+                           trust_remote_code=trust_remote_code)
+
+    return load_filler
+
+
+def _run(app: Any) -> int:
+    result = app.run()
+    if app.return_code:
+        return app.return_code
+    return result if isinstance(result, int) else 0
 
 
 def run_edit(path: str, *, model: str | None = None, device: str = "auto",
@@ -27,18 +53,22 @@ def run_edit(path: str, *, model: str | None = None, device: str = "auto",
         from infill.settings import load_settings
 
         settings = load_settings(os.path.dirname(os.path.abspath(path)))
-    model = model or getattr(settings, "model", None)
-    device = device if device and device != "auto" else getattr(settings, "device", "auto")
-    backend = backend or getattr(settings, "backend", None)
+    factory = _filler_factory(settings, model, device, backend, trust_remote_code)
+    return _run(make_app(path, filler_factory=factory, settings=settings))
 
-    def load_filler() -> Any:
-        import infill
 
-        return infill.load(model=model, device=device or "auto", backend=backend,
-                           trust_remote_code=trust_remote_code)
+def run_diff(*, rev: str | None = None, staged: bool = False, paths: Sequence[str] = (),
+             model: str | None = None, device: str = "auto", backend: str | None = None,
+             trust_remote_code: bool = False) -> int:
+    """Run the editor on ``git diff [--staged] [REV] [-- PATHS]`` in the current directory.
 
-    app = make_app(path, filler_factory=load_filler, settings=settings)
-    result = app.run()
-    if app.return_code:
-        return app.return_code
-    return result if isinstance(result, int) else 0
+    Raises ``InputError`` outside a git work tree or for an unknown revision, and
+    ``InfillError`` for invalid settings (the CLI reports it, exit code 2).
+    """
+    from infill.settings import load_settings
+
+    settings = load_settings(os.getcwd())
+    factory = _filler_factory(settings, model, device, backend, trust_remote_code)
+    app = make_diff_app(os.getcwd(), rev=rev, staged=staged, paths=tuple(paths or ()),
+                        filler_factory=factory, settings=settings)
+    return _run(app)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from bisect import bisect_right
 
+from rich.segment import Segment
 from rich.style import Style
 from textual.document._document_navigator import DocumentNavigator
 from textual.document._syntax_aware_document import SyntaxAwareDocument, SyntaxAwareDocumentError
@@ -33,14 +34,23 @@ MARK_CLASSES = {
 }
 
 
-class CodeView(TextArea):
-    """A code TextArea with offline syntax highlighting and marks."""
+GUTTER_SIGN_CLASS = "code-view--gutter-sign"
 
-    COMPONENT_CLASSES = TextArea.COMPONENT_CLASSES | set(MARK_CLASSES.values())
+
+class CodeView(TextArea):
+    """A code TextArea with offline syntax highlighting, marks and gutter signs.
+
+    A gutter sign is one character drawn after a line's number (diff mode's ``+`` on added
+    lines): in the gutter rather than over the text, so that the selection stays visible.
+    """
+
+    COMPONENT_CLASSES = (TextArea.COMPONENT_CLASSES | set(MARK_CLASSES.values())
+                         | {GUTTER_SIGN_CLASS})
 
     def __init__(self, text: str = "", *, language: str | None = None, read_only: bool = False,
                  id: str | None = None) -> None:
         self._marks: tuple[tuple[int, int, str], ...] = ()
+        self._gutter_signs: dict[int, str] = {}
         self._mark_styles_ready = False
         super().__init__(text, language=language, theme="css", soft_wrap=False,
                          tab_behavior="indent", read_only=read_only, show_line_numbers=True,
@@ -76,6 +86,28 @@ class CodeView(TextArea):
                 stop = None if last > len(line) else len(line[:last].encode())
                 highlights[row].append((begin, stop, name))
                 row += 1
+
+    # -- gutter signs ------------------------------------------------------------------------
+
+    def set_gutter_signs(self, signs: dict[int, str]) -> None:
+        """One character per row (0-based) to draw after the line number."""
+        if signs != self._gutter_signs:
+            self._gutter_signs = signs
+            self._line_cache.clear()
+            self.refresh()
+
+    def _render_line(self, y: int) -> Strip:
+        strip = super()._render_line(y)
+        row = y + self.scroll_offset.y  # no soft wrap: one row per line
+        sign = self._gutter_signs.get(row)
+        width = self.gutter_width
+        if sign is None or not self.show_line_numbers or width < 3 or self.soft_wrap:
+            return strip
+        gutter = "".join(segment.text for segment in strip.crop(0, width))
+        style = self.get_component_rich_style(GUTTER_SIGN_CLASS, partial=True)
+        signed = Strip([Segment(gutter[:width - 2]), Segment(sign, style), Segment(gutter[-1])])
+        base = next(iter(strip.crop(0, 1)), Segment("")).style
+        return Strip.join([signed.apply_style(base), strip.crop(width)])
 
     # -- mark styles from CSS --------------------------------------------------------------
 

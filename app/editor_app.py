@@ -29,7 +29,7 @@ from .fill_preview import FillPreview
 from .fill_run import FillRun
 from .help_screen import HelpScreen
 from .key_bar import KeyBar
-from .keys import ANY, EDIT, FILLING, KEYS, REVIEW, bindings, display
+from .keys import ANY, EDIT, EDITOR, FILLING, KEYS, REVIEW, bindings, display, keys_for
 from .messages import (FillCancelled, FillFailed, FillFinished, FrameArrived, ModelLoaded,
                        ModelLoadFailed)
 from .options import EditorOptions
@@ -53,6 +53,7 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
     CSS_PATH = "editor.tcss"
     TITLE = "infill"
     BINDINGS = bindings()
+    MODE = EDITOR  # which keys of ``keys.KEYS`` this app has (diff mode adds its own)
 
     state: reactive[str] = reactive(EDIT, init=False)
 
@@ -83,13 +84,18 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
     def compose(self) -> ComposeResult:
         language = languages.language_for_path(self.path)
         with Horizontal(id="main"):
+            yield from self.compose_side()
             with Vertical(id="work"):
                 yield SpanEditor(self.opened.text, language=language, id="editor")
                 yield FillPreview(id="preview")
                 yield DiffView(id="diff")
             yield SpanList(id="spans")
         yield StatusBar(id="status")
-        yield KeyBar(id="keys")
+        yield KeyBar(keys_for(self.MODE), id="keys")
+
+    def compose_side(self) -> ComposeResult:
+        """Widgets left of the buffer: none here (diff mode's file list)."""
+        return ()
 
     @property
     def editor(self) -> SpanEditor:
@@ -105,9 +111,7 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
 
     def on_mount(self) -> None:
         status = self.status
-        status.file = os.path.basename(self.path)
-        status.modified = bool(self.opened.spans) or self.doc is None
-        self.editor.set_spans(self.opened.spans)
+        self.show_opened()
         self.editor.focus()
         for warning in self._startup_warnings:
             self.notify(warning, severity="warning", timeout=8)
@@ -118,6 +122,16 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
             self._load_model()
         else:
             status.state = "no model"
+
+    def show_opened(self) -> None:
+        """Show what was opened: the file's name and its spans (diff mode: its file list).
+
+        A hook rather than an ``on_mount`` of the subclass: Textual calls the handlers of
+        every class in the MRO, so an overriding handler would run before this one.
+        """
+        self.status.file = os.path.basename(self.path)
+        self.status.modified = bool(self.opened.spans) or self.doc is None
+        self.editor.set_spans(self.opened.spans)
 
     @work(thread=True, exclusive=True, group="model")
     def _load_model(self) -> None:
@@ -186,7 +200,11 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
 
     @on(TextArea.Changed, "#editor")
     def _buffer_changed(self) -> None:
-        self.status.modified = self.doc is None or self.editor.text != self.doc.text
+        self.status.modified = self.buffer_modified()
+
+    def buffer_modified(self) -> bool:
+        """Whether the buffer holds something the file does not (a new file always does)."""
+        return self.doc is None or self.editor.text != self.doc.text
 
     # -- generating --------------------------------------------------------------------------
 
@@ -308,7 +326,7 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.MODE))
 
     def action_settings(self) -> None:
         def chosen(options: EditorOptions | None) -> None:
@@ -325,10 +343,12 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
         yield from super().get_system_commands(screen)
         when = {EDIT: " · while editing", FILLING: " · while generating",
                 REVIEW: " · during review", ANY: ""}
-        for key in KEYS:
+        for key in keys_for(self.MODE):
             yield SystemCommand(key.title, f"{display(key.keys)}{when[key.state]}",
                                 getattr(self, f"action_{key.action}"))
-        yield SystemCommand("Save as…", "write the buffer under another name", self.action_save_as)
+        if self.MODE == EDITOR:
+            yield SystemCommand("Save as…", "write the buffer under another name",
+                                self.action_save_as)
         yield from settings_commands(self)
 
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .keys import ANY, KEYS
+from .keys import ANY, Key, keys_for
 
 _SHORT = {"ctrl+": "^", "escape": "esc", "left": "←→"}
 
@@ -35,10 +35,14 @@ class KeyBar(Widget):
 
     state: reactive[str] = reactive("edit")
 
+    def __init__(self, keys: tuple[Key, ...] | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.keys = keys if keys is not None else keys_for()
+
     def render(self) -> Text:
         key_style = self.get_component_rich_style("key-bar--key")
         text = Text(no_wrap=True, overflow="ellipsis")
-        for key in KEYS:
+        for key in self.keys:
             shown = key.state == self.state or (key.state == ANY and (
                 self.state == "edit" or key.action == "help"))
             if key.footer and shown:

@@ -15,6 +15,7 @@ from textual.binding import Binding
 
 EDIT, FILLING, REVIEW = "edit", "filling", "review"
 ANY = "any"
+EDITOR, DIFF = "editor", "diff"  # modes: ``infill edit``, ``infill diff``
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Key:
     footer: str = ""   # short label in the key bar; "" leaves it out there
     state: str = EDIT  # the state the key works in
     group: str = "Spans"
+    mode: str = ""     # "" in every mode; DIFF: only in diff mode
 
 
 KEYS: tuple[Key, ...] = (
@@ -37,6 +39,14 @@ KEYS: tuple[Key, ...] = (
     Key("shift+f3", "previous_span", "Go to the previous span"),
     Key("f2", "toggle_spans", "List the spans (enter: go to, delete: remove, + -: strength)",
         state=ANY),
+    Key("ctrl+o", "mark_hunk", "Mark the hunk at the cursor as one rewrite", "hunk",
+        group="Diff", mode=DIFF),
+    Key("f5", "mark_added", "Mark the added lines (the run at the cursor, the "
+        "selected ones, or every run of the hunk)", "lines", group="Diff", mode=DIFF),
+    Key("f8", "next_hunk", "Go to the next hunk", group="Diff", mode=DIFF),
+    Key("shift+f8", "previous_hunk", "Go to the previous hunk", group="Diff", mode=DIFF),
+    Key("f9", "focus_files", "The file list (enter opens a file or hunk); again: back",
+        group="Diff", mode=DIFF),
     Key("ctrl+g", "generate", "Generate: fill every span with the model", "generate",
         group="Generate"),
     Key("escape", "cancel", "Cancel the fill that is running", "cancel", FILLING, "Generate"),
@@ -68,12 +78,18 @@ EDITING_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
-def bindings() -> list[Binding]:
-    """The app's BINDINGS: review and cancel keys take priority over the focused view."""
+def keys_for(mode: str = EDITOR) -> tuple[Key, ...]:
+    """The keys that work in ``mode``."""
+    return tuple(key for key in KEYS if key.mode in ("", mode))
+
+
+def bindings(mode: str = "") -> list[Binding]:
+    """BINDINGS for the keys of every mode (``""``) or of one mode only (``DIFF``): review
+    and cancel keys take priority over the focused view."""
     return [
         Binding(key.keys, key.action, key.footer or key.title, show=False,
                 priority=key.state in (REVIEW, FILLING))
-        for key in KEYS
+        for key in KEYS if key.mode == mode
     ]
 
 

@@ -66,3 +66,11 @@ class SpanPicked(Message):
     index: int
     remove: bool = False
     strength: float = 0.0
+
+
+@dataclass
+class DiffItemPicked(Message):
+    """The user picked a file (``hunk`` None) or one of its hunks in diff mode's file list."""
+
+    file: int
+    hunk: int | None = None

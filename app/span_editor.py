@@ -3,9 +3,15 @@
 Spans move with every change (typing, paste, undo, redo; see ``spans.remap_spans``). Undo
 across a fill also brings back the spans the fill consumed: the editor remembers the spans
 that went with the text before and after each accepted fill.
+
+Diff mode also anchors *regions*: tagged ranges (a hunk, its added lines) that move with
+the text the same way, so its keys find the hunk at the cursor after any edit. Regions
+tagged ``ADDED`` get a ``+`` in the gutter.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
 
 from textual.document._syntax_aware_document import SyntaxAwareDocument
 from textual.widgets.text_area import Selection
@@ -16,7 +22,9 @@ from .code_view import CodeView
 from .messages import SpansChanged
 from .painting import span_marks
 from .selection import grow_lines, grow_node
-from .spans import remap_spans
+from .spans import ADDED, remap_regions, remap_spans
+
+Region = tuple[int, int, str]
 
 
 class SpanEditor(CodeView):
@@ -26,6 +34,8 @@ class SpanEditor(CodeView):
         self._spans: tuple[Span, ...] = ()
         self._known_text = text
         self._memory: dict[int, tuple[str, tuple[Span, ...]]] = {}
+        self._regions: tuple[Region, ...] = ()
+        self._region_memory: dict[int, tuple[str, tuple[Region, ...]]] = {}
         super().__init__(text, language=language, id=id)
 
     @property
@@ -40,6 +50,50 @@ class SpanEditor(CodeView):
         """Bring ``spans`` back whenever the buffer holds ``text`` again (undo, redo)."""
         self._memory[hash(text)] = (text, spans)
 
+    # -- regions (diff mode) ----------------------------------------------------------------
+
+    @property
+    def regions(self) -> tuple[Region, ...]:
+        return self._regions
+
+    def set_regions(self, regions: tuple[Region, ...], remember: bool = True) -> None:
+        """Anchor ``regions`` to the current text (and, with ``remember``, bring them back
+        whenever the buffer holds this text again)."""
+        self._known_text = self.text
+        self._regions = tuple(regions)
+        if remember:
+            self._region_memory[hash(self._known_text)] = (self._known_text, self._regions)
+        self._show_regions()
+
+    def load_buffer(self, text: str, language: str | None, regions: tuple[Region, ...] = (),
+                    spans: tuple[Span, ...] = ()) -> None:
+        """Show another file: new text, language, regions and spans; no undo history."""
+        self._spans, self._regions = (), ()
+        self._memory.clear()
+        self._region_memory.clear()
+        if self.language != language:
+            self.language = language
+        self.load_text(text)
+        self.scroll_home(animate=False, immediate=True)
+        self.set_regions(regions)
+        self.set_spans(spans)
+
+    def _show_regions(self) -> None:
+        lines = self.document.lines
+        starts, at = [], 0
+        for line in lines:
+            starts.append(at)
+            at += len(line) + 1
+        signs: dict[int, str] = {}
+        for start, end, tag in self._regions:
+            if tag != ADDED or start == end:
+                continue
+            row = bisect_right(starts, start) - 1
+            while 0 <= row < len(lines) and starts[row] < end:
+                signs[row] = "+"
+                row += 1
+        self.set_gutter_signs(signs)
+
     def _apply_spans(self, spans: tuple[Span, ...]) -> None:
         changed = spans != self._spans
         self._spans = spans
@@ -51,6 +105,13 @@ class SpanEditor(CodeView):
 
     def _build_highlight_map(self) -> None:
         text = self.text
+        if text != self._known_text and (self._regions or self._region_memory):
+            known = self._region_memory.get(hash(text))
+            if known is not None and known[0] == text:
+                self._regions = known[1]
+            else:
+                self._regions = remap_regions(self._regions, self._known_text, text)
+            self._show_regions()
         if text != self._known_text:
             remembered = self._memory.get(hash(text))
             if remembered is not None and remembered[0] == text:

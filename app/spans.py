@@ -13,6 +13,8 @@ from dataclasses import replace
 
 from infill.markers import HOLE, REWRITE, Span
 
+ADDED = "added"  # the tag of diff mode's regions over added lines (a "+" in the gutter)
+
 
 def changed_region(old: str, new: str) -> tuple[int, int, int]:
     """``(start, old_end, new_end)``: ``old[start:old_end]`` became ``new[start:new_end]``."""
@@ -51,6 +53,20 @@ def remap_spans(spans: tuple[Span, ...], old: str, new: str) -> tuple[Span, ...]
         moved = _remap_one(span, start, old_end, new_end, delta)
         if moved is not None:
             out.append(moved)
+    return tuple(out)
+
+
+def remap_regions(regions: tuple[tuple[int, int, str], ...], old: str,
+                  new: str) -> tuple[tuple[int, int, str], ...]:
+    """Move tagged ``(start, end, tag)`` ranges from ``old`` to ``new``, as spans move."""
+    if old == new or not regions:
+        return regions
+    start, old_end, new_end = changed_region(old, new)
+    out = []
+    for first, last, tag in regions:
+        moved = _remap_one(Span(first, last, REWRITE), start, old_end, new_end, new_end - old_end)
+        if moved is not None:
+            out.append((moved.start, moved.end, tag))
     return tuple(out)
 
 
