@@ -255,7 +255,9 @@ class Filler:
         out = sample(logits_fn, ids, attention, slots, d.mask_id, options, generators,
                      banned_ids=d.banned_ids(), on_step=on_step, cancel=cancel,
                      rescore=rescore if rescore.any() else None, rescore_fraction=fraction,
-                     temperatures=temps, null_id=d.null_id)
+                     temperatures=temps, null_id=d.null_id,
+                     slot_ranges=[[(g.offset, g.offset + g.length) for g in r.canvas.groups]
+                                  for r in rows])
         return rows, out
 
     def _read_fills(self, rows, out, spans, k_candidates):

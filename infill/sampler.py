@@ -86,6 +86,7 @@ def sample(
     rescore_fraction: Sequence[float] | None = None,
     temperatures: Sequence[float] | None = None,  # per row; overrides options.temperature
     null_id: int | None = None,   # the model's "nothing here" token, if it has one
+    slot_ranges: Sequence[Sequence[tuple[int, int]]] | None = None,  # per row: each span's slots
 ) -> SampleOutput:
     """Denoise every masked slot of ``ids``; returns the filled ids and per-token scores."""
     ids = ids.clone()
@@ -120,6 +121,10 @@ def sample(
         passes += 1
         committed = [[] for _ in range(batch)]
         for b in range(batch):
+            if step == 1 and null_id is not None and slot_ranges is not None:
+                committed[b] = _decide_lengths(logits[b], ids[b], masked[b], slot_ranges[b], null_id,
+                                               options.null_threshold, banned_ids, mask_id,
+                                               confidence[b], logprob[b])
             where = masked[b].nonzero().flatten()  # (n,)
             if where.numel() == 0:
                 continue
@@ -137,7 +142,7 @@ def sample(
             confidence[b, pos] = probs[chosen]
             logprob[b, pos] = logp[chosen]
             masked[b, pos] = False
-            committed[b] = pos.tolist()
+            committed[b] += pos.tolist()
         record = StepRecord(step, committed)
         records.append(record)
         if on_step:
@@ -192,6 +197,36 @@ def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int
     # Stable order on ties, so equal confidences commit left to right.
     order = torch.sort(probs, descending=True, stable=True).indices
     return order[:k]
+
+
+def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tensor,
+                    ranges: Sequence[tuple[int, int]], null_id: int, threshold: float,
+                    banned_ids: Sequence[int], mask_id: int, confidence: torch.Tensor,
+                    logprob: torch.Tensor) -> list[int]:
+    """Elastic length, decided from the first forward pass: in each fully masked span, the
+    slots from the first one where the model expects nothing (P(null) >= ``threshold``) to
+    the end are committed as null at once. The house model is trained with a span's text
+    first and its nulls after it, so P(null) grows along the slots and the first crossing is
+    its estimate of the length; denoising then spends its steps on the text. Writes into the
+    row's ``ids``, ``masked``, ``confidence`` and ``logprob``; returns the positions set."""
+    done: list[int] = []
+    for start, end in ranges:
+        if end <= start or not bool(masked[start:end].all()):
+            continue  # a span with visible tokens (rewrite strength < 1) keeps its length
+        row = logits[start:end].float().clone()  # (S, V)
+        row[:, list(banned_ids) + [mask_id]] = -math.inf
+        logp_null = row[:, null_id] - torch.logsumexp(row, dim=-1)  # (S,)
+        over = (logp_null.exp() >= threshold).nonzero().flatten()
+        if over.numel() == 0:
+            continue
+        first = int(over[0])
+        tail = torch.arange(start + first, end)
+        ids[tail] = null_id
+        masked[tail] = False
+        confidence[tail] = logp_null[first:].exp()
+        logprob[tail] = logp_null[first:]
+        done.extend(tail.tolist())
+    return done
 
 
 def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,

@@ -154,3 +154,22 @@ def test_text_is_written_before_nulls_and_unsure_slots_stay_text():
     assert [len(s.committed[0]) for s in out.steps] == [1, 1, 1, 1, 8]
     # Scores are unconditional: a text token's probability includes P(not null).
     assert 0 < out.confidence[0, 10] < 0.5
+
+
+def test_first_pass_decides_the_length_from_where_nulls_become_likely():
+    NULL = 7
+    ids, attention, slots = make_batch(rows=1)  # slots 10..21
+
+    def null_after_three(i, a):
+        logits = torch.zeros(i.shape[0], i.shape[1], V)
+        logits[:, :, 9] = 3.0
+        logits[:, 13:22, NULL] = 6.0   # first pass: nothing expected from the fourth slot on
+        if (i[:, 10:13] != MASK).all():  # once the text is written, the model wavers
+            logits[:, 13:22, NULL] = 2.9
+        return logits
+
+    out = sample(null_after_three, ids, attention, slots, MASK, SamplerOptions(), gens(1),
+                 null_id=NULL, slot_ranges=[[(10, 22)]])
+    assert out.ids[0, 10:22].tolist() == [9, 9, 9] + [NULL] * 9
+    assert set(out.steps[0].committed[0]) >= set(range(13, 22))
+    assert out.forward_passes == 3
