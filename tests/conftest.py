@@ -14,6 +14,12 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("INFILL_THREADS", "1")
 
 
+@pytest.fixture
+def anyio_backend():
+    """Textual's Pilot tests run on asyncio."""
+    return "asyncio"
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny random-weight infill checkpoint (structure, not quality)."""

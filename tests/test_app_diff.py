@@ -24,10 +24,6 @@ from test_app_support import FakeFiller
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 
 BASE = '''def add(a, b):
     return a + b

@@ -22,10 +22,6 @@ from test_app_support import FakeFiller
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
 SOURCE = '''def add(a, b):
     return a + b
 

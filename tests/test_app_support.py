@@ -9,54 +9,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
+from infill.engine import Candidate, FillResult, ModelInfo, SpanFill
 from infill.errors import Cancelled
 from infill.markers import Span, splice
 from infill.trajectory import KEPT, MASKED, NEW, Frame, Slot
 
 
-@dataclass(frozen=True)
-class FakeInfo:
-    name: str = "fake-model"
-    path: str = "fake"
-    backend: str = "fake"
-    device: str = "cpu"
-    parameters: int = 0
-    max_context: int = 1024
-    defaults: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FakeSpanFill:
-    text: str
-    confidence: float
-    start: int
-    end: int
-    kind: str
-    line: int
-    tokens: int
-
-
-@dataclass(frozen=True)
-class FakeCandidate:
-    text: str
-    spans: tuple
-    score: float
-    parse_errors: int | None
-
-
-@dataclass(frozen=True)
-class FakeResult:
-    text: str
-    spans: tuple
-    candidates: tuple
-    trajectory: tuple
-    score: float
-    parse_errors: int | None
-    forward_passes: int
-    elapsed: float
-    language: str
+FAKE_INFO = ModelInfo("fake-model", "fake", "fake", "cpu", 0, 1024, {})
 
 
 def _tokens(text: str) -> list[str]:
@@ -68,7 +28,7 @@ class FakeFiller:
 
     def __init__(self, fills: list[str] | None = None, steps: int = 4, delay: float = 0.0,
                  nulls: int = 2) -> None:
-        self.info = FakeInfo()
+        self.info = FAKE_INFO
         self.fills = fills or []
         self.steps = steps
         self.delay = delay
@@ -123,16 +83,16 @@ class FakeFiller:
                 time.sleep(self.delay)
         candidates = [self._candidate(text, ordered, k, seed) for k in range(k_count)]
         best = candidates[0]
-        return FakeResult(best.text, best.spans, tuple(candidates[1:]), tuple(frames), best.score,
+        return FillResult(best.text, best.spans, tuple(candidates[1:]), tuple(frames), best.score,
                           None, self.steps, 0.5, language or "python")
 
-    def _candidate(self, text: str, ordered: list[Span], k: int, seed: int) -> FakeCandidate:
+    def _candidate(self, text: str, ordered: list[Span], k: int, seed: int) -> Candidate:
         fills = [self._fill_for(i, k, seed) for i in range(len(ordered))]
         new_text = splice(text, ordered, fills)
         located, shift = [], 0
         for i, (span, fill) in enumerate(zip(ordered, fills)):
             start = span.start + shift
-            located.append(FakeSpanFill(fill, (0.95, 0.6, 0.3)[i % 3], start, start + len(fill),
+            located.append(SpanFill(fill, (0.95, 0.6, 0.3)[i % 3], start, start + len(fill),
                                         span.kind, span.line, len(_tokens(fill))))
             shift += len(fill) - (span.end - span.start)
-        return FakeCandidate(new_text, tuple(located), -0.5 - k, None)
+        return Candidate(new_text, tuple(located), -0.5 - k, None)
