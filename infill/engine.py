@@ -173,7 +173,8 @@ class Filler:
         if unknown:
             raise TypeError(f"unknown sampler option(s): {', '.join(sorted(unknown))}")
         defaults = self.denoiser.defaults
-        values = {key: defaults[key] for key in ("strategy", "temperature", "threshold")
+        values = {key: defaults[key] for key in ("strategy", "temperature", "threshold",
+                                                 "null_threshold")
                   if defaults.get(key) is not None}
         values.update({k: v for k, v in options.items()
                        if v is not None and k not in ("candidates", "budget")})
