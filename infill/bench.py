@@ -78,7 +78,7 @@ def run_bench(args: argparse.Namespace) -> int:
     print(f"date: {time.strftime('%Y-%m-%d')}")
     print(f"machine: {machine()}; device: {filler.info.device}")
     print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters)")
-    print(f"command: infill {' '.join(sys.argv[2:]) if len(sys.argv) > 2 else 'bench'}")
+    print(f"command: infill {' '.join(sys.argv[1:])}")
     print("| sampler | fills | p50 ms | p95 ms | tokens/s | passes/fill |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for t in (reference, configured):
