@@ -24,7 +24,6 @@ from test_app_support import FakeFiller
 pytestmark = pytest.mark.anyio
 
 
-
 BASE = '''def add(a, b):
     return a + b
 
