@@ -40,6 +40,7 @@ class DiffApp(DiffActions, EditorApp):
 
     BINDINGS = bindings(DIFF)  # added to the editor's
     MODE = DIFF
+    SPANS_AS_MARKERS = False
 
     def __init__(self, request: DiffRequest, files: Sequence[FileDiff], *, filler: Any = None,
                  filler_factory: Callable[[], Any] | None = None, settings: Any = None,

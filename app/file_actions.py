@@ -11,6 +11,8 @@ import os
 from typing import Callable
 
 from infill.errors import InfillError, StaleFileError
+from infill.languages import guess_language
+from infill.markers import render_markers
 
 from . import files
 from .choice_screen import ChoiceScreen
@@ -20,13 +22,17 @@ from .path_screen import PathScreen
 class FileActions:
     """Save, save as, reload and quit, for ``EditorApp``."""
 
+    # The editor writes spans it has not filled back as markers, so nothing is lost; diff
+    # mode writes the work tree as it is and asks before dropping them.
+    SPANS_AS_MARKERS = True
+
     def action_save(self) -> None:
         self._confirm_unfilled(self._save)
 
     def _confirm_unfilled(self, save: Callable[[], None]) -> None:
-        """Spans are not markers: saving writes the text without them, so ask first."""
+        """Diff mode: spans are not written, so ask first."""
         left = len(self.editor.spans)
-        if not left:
+        if not left or self.SPANS_AS_MARKERS:
             save()
             return
         self.push_screen(ChoiceScreen(
@@ -37,6 +43,9 @@ class FileActions:
 
     def _save(self, then: Callable[[], None] | None = None) -> None:
         text = self.editor.text
+        if self.editor.spans:
+            text = render_markers(text, self.editor.spans, self.syntax,
+                                  guess_language(self.path, text))
         try:
             self.doc = files.save(self.doc, self.path, text)
         except StaleFileError as error:

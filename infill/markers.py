@@ -242,3 +242,55 @@ def splice(text: str, spans: tuple[Span, ...] | list[Span], fills: list[str]) ->
         cursor = span.end
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+# Comment syntax for marker lines written back into a file, by infill language name.
+_LINE_COMMENTS = {"python": ("# ", ""), "javascript": ("// ", ""), "typescript": ("// ", ""),
+                  "c": ("// ", ""), "cpp": ("// ", ""), "rust": ("// ", ""), "go": ("// ", ""),
+                  "markdown": ("<!-- ", " -->")}
+
+
+def render_markers(text: str, spans: tuple[Span, ...] | list[Span],
+                   syntax: MarkerSyntax = MarkerSyntax(), language: str | None = None) -> str:
+    """The inverse of ``parse_markers``: ``text`` with each span written back as markers.
+
+    A hole becomes the hole marker (capped as ``__FILL_N__`` when it has a line limit), over
+    whatever text it covered; a rewrite becomes a region around the whole lines it touches,
+    its marker lines indented like its first line and in the language's comment syntax, with
+    its strength and instruction as options. Lets an editor save spans it has not filled yet.
+    """
+    lead, trail = _LINE_COMMENTS.get(language or "", ("", ""))
+    pieces: list[str] = []
+    cursor = 0
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        if span.kind == HOLE:
+            hole = syntax.capped_hole(span.max_lines) if span.max_lines else syntax.hole
+            pieces += [text[cursor:span.start], hole]
+            cursor = span.end
+            continue
+        start = text.rfind("\n", 0, span.start) + 1
+        end = span.end if span.block or span.end == start else _line_end(text, span.end)
+        if start < cursor:
+            raise ValueError("spans overlap")
+        first_line = text[start:]
+        indent = first_line[:len(first_line) - len(first_line.lstrip(" \t"))]
+        options = "" if span.strength >= 1.0 else f" strength={span.strength:g}"
+        if span.instruction:
+            options += f": {span.instruction}"
+        body = text[start:end]
+        if body and not body.endswith("\n"):
+            body += "\n"
+        pieces += [text[cursor:start],
+                   f"{indent}{lead}{syntax.region_open}{options}{trail}\n", body,
+                   f"{indent}{lead}{syntax.region_close}{trail}\n"]
+        cursor = end
+        if end == len(text) and not text.endswith("\n") and body:
+            pieces[-1] = pieces[-1].rstrip("\n")
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def _line_end(text: str, offset: int) -> int:
+    """The offset just past the line holding ``offset - 1`` (its newline included)."""
+    newline = text.find("\n", max(offset - 1, 0))
+    return len(text) if newline < 0 else newline + 1

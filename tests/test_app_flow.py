@@ -407,23 +407,17 @@ async def test_no_color_keeps_spans_and_tokens_distinct(sample, monkeypatch):
         assert styles["infill.kept.low"].italic and styles["infill.revised"].underline
 
 
-async def test_saving_with_unfilled_spans_asks_first(tmp_path):
+async def test_saving_with_unfilled_spans_writes_them_back_as_markers(tmp_path):
     path = tmp_path / "marked.py"
     path.write_text(MARKED)
     app = make_app(str(path), filler=FakeFiller())
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
+        assert "__FILL__" not in app.editor.text and app.editor.spans
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert isinstance(app.screen, ChoiceScreen) and "not filled" in app.screen.question
-        await pilot.click("#choice-cancel")
         await pilot.pause()
         assert path.read_text() == MARKED
-        await pilot.press("ctrl+s")
-        await pilot.pause()
-        await pilot.click("#choice-save")
-        await pilot.pause()
-        assert path.read_text() == app.editor.text and "__FILL__" not in path.read_text()
+        assert not app.status.modified
 
 
 async def test_a_new_file_is_created_on_save(tmp_path):

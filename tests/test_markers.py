@@ -132,3 +132,47 @@ def test_splicing_fills_keeps_everything_outside_the_holes(chunks, fills):
 def test_splice_refuses_overlapping_spans():
     with pytest.raises(ValueError):
         splice("abcdef", [Span(0, 3), Span(2, 4)], ["x", "y"])
+
+
+_line = st.text(alphabet=st.sampled_from("ab =()_\t<>é"), max_size=10).map(
+    lambda s: s.replace(">>>", ">").replace("<<<", "<"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(_line, min_size=1, max_size=8), data=st.data())
+def test_rendering_spans_as_markers_is_the_inverse_of_parsing(lines, data):
+    """What the editor saves for spans it has not filled reads back as the same spans."""
+    from infill.markers import render_markers
+
+    out = []
+    i = 0
+    while i < len(lines):
+        choice = data.draw(st.sampled_from(["plain", "hole", "capped", "region"]))
+        if choice == "region":
+            n = data.draw(st.integers(0, min(3, len(lines) - i)))
+            strength = data.draw(st.sampled_from(["", " strength=0.5"]))
+            out.append(f"# >>> infill{strength}")
+            out.extend(lines[i:i + n])
+            out.append("# <<< infill")
+            i += n
+            continue
+        cut = data.draw(st.integers(0, len(lines[i])))
+        hole = {"plain": "", "hole": "__FILL__", "capped": "__FILL_2__"}[choice]
+        out.append(lines[i][:cut] + hole + lines[i][cut:])
+        i += 1
+    source = "\n".join(out) + "\n"
+    marked = parse_markers(source)
+    rendered = render_markers(marked.text, marked.spans, MarkerSyntax(), "python")
+    again = parse_markers(rendered)
+    assert again.text == marked.text
+    assert [(s.start, s.end, s.kind, s.max_lines, s.strength) for s in again.spans] == \
+        [(s.start, s.end, s.kind, s.max_lines, s.strength) for s in marked.spans]
+
+
+def test_a_rewrite_inside_a_line_is_written_as_a_region_around_its_line():
+    from infill.markers import render_markers
+
+    text = "a = 1\n    b = 2\nc = 3\n"
+    out = render_markers(text, [Span(12, 13, REWRITE, strength=0.4, instruction="tidy")],
+                         language="rust")
+    assert out == "a = 1\n    // >>> infill strength=0.4: tidy\n    b = 2\n    // <<< infill\nc = 3\n"
