@@ -18,7 +18,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import TextArea
 
-from infill.errors import InfillError, StaleFileError
+from infill.errors import InfillError
 from infill.gitops.diff import FileDiff, write_fill
 from infill.markers import Span
 
@@ -213,16 +213,10 @@ class DiffApp(DiffActions, EditorApp):
         text = self.editor.text
         if text == fd.new_text:
             self.notify(f"Nothing to write: {fd.path} is as it was loaded.", timeout=3)
-        else:
-            try:
-                write_fill(fd, text)
-            except StaleFileError as error:
-                self._on_stale(str(error), then)
-                return
-            except InfillError as error:
-                self.notify(str(error), severity="error", timeout=10)
-                return
+        elif self._guarded(lambda: write_fill(fd, text), then):
             self._written()
+        else:
+            return
         if then is not None:
             then()
 

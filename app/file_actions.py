@@ -46,15 +46,21 @@ class FileActions:
         if self.editor.spans:
             text = render_markers(text, self.editor.spans, self.syntax,
                                   guess_language(self.path, text))
+        if self._guarded(lambda: setattr(self, "doc", files.save(self.doc, self.path, text)), then):
+            self._saved(then)
+
+    def _guarded(self, write: Callable[[], None], then: Callable[[], None] | None) -> bool:
+        """Run a guarded write; a stale file opens the reload/save-as choice, any other
+        error is shown. True when the write happened."""
         try:
-            self.doc = files.save(self.doc, self.path, text)
+            write()
         except StaleFileError as error:
             self._on_stale(str(error), then)
-            return
+            return False
         except InfillError as error:
             self.notify(str(error), severity="error", timeout=10)
-            return
-        self._saved(then)
+            return False
+        return True
 
     def _saved(self, then: Callable[[], None] | None) -> None:
         self.status.file = os.path.basename(self.path)

@@ -19,21 +19,12 @@ from infill.app.diff_view import DiffView
 from infill.app.help_screen import HelpScreen
 from infill.errors import InputError
 from infill.markers import REWRITE
-from test_app_support import FakeFiller
+from test_app_support import SOURCE, FakeFiller
 
 pytestmark = pytest.mark.anyio
 
 
-BASE = '''def add(a, b):
-    return a + b
-
-
-def scale(values, factor):
-    result = []
-    for v in values:
-        result.append(v * factor)
-    return result
-
+BASE = SOURCE + '''
 
 def mean(values):
     total = sum(values)

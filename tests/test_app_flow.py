@@ -17,21 +17,11 @@ from infill.app.path_screen import PathScreen
 from infill.errors import ModelError
 from infill.markers import HOLE, REWRITE
 from infill.trajectory import MASK_GLYPH
-from test_app_support import FakeFiller
+from test_app_support import SOURCE, FakeFiller
 
 pytestmark = pytest.mark.anyio
 
 
-SOURCE = '''def add(a, b):
-    return a + b
-
-
-def scale(values, factor):
-    result = []
-    for v in values:
-        result.append(v * factor)
-    return result
-'''
 
 MARKED = '''def add(a, b):
     return __FILL__

@@ -16,6 +16,18 @@ from infill.markers import Span, splice
 from infill.trajectory import KEPT, MASKED, NEW, Frame, Slot
 
 
+# A small module the editor's tests open and edit.
+SOURCE = '''def add(a, b):
+    return a + b
+
+
+def scale(values, factor):
+    result = []
+    for v in values:
+        result.append(v * factor)
+    return result
+'''
+
 FAKE_INFO = ModelInfo("fake-model", "fake", "fake", "cpu", 0, 1024, {})
 
 

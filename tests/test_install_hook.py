@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import stat
 import subprocess
 import sys
@@ -45,7 +44,7 @@ def test_install_writes_an_executable_sh_script_that_runs_this_python(repo):
 def test_python_path_with_spaces_is_quoted(tmp_path):
     script = tmp_path / "hook"
     script.write_text(hook_script("/opt/my python/bin/python3"))
-    out = subprocess.run(["sh", "-c", f'. /dev/stdin; echo "$INFILL_PYTHON"'],
+    out = subprocess.run(["sh", "-c", '. /dev/stdin; echo "$INFILL_PYTHON"'],
                          input="\n".join(script.read_text().splitlines()[:6]),
                          capture_output=True, text=True)
     assert out.stdout == "/opt/my python/bin/python3\n"
