@@ -9,22 +9,25 @@ worker after the UI is up).
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .diff_app import DiffApp, make_diff_app
 from .editor_app import EditorApp, make_app
+
+if TYPE_CHECKING:
+    from infill.fills import FillerLike
 
 __all__ = ["DiffApp", "EditorApp", "make_app", "make_diff_app", "run_diff", "run_edit"]
 
 
 def _filler_factory(settings: Any, model: str | None, device: str, backend: str | None,
-                    trust_remote_code: bool) -> Callable[[], Any]:
+                    trust_remote_code: bool) -> Callable[[], "FillerLike"]:
     """Loads the model (flags over settings) when the app calls it, in a worker thread."""
     model = model or getattr(settings, "model", None)
     device = device if device and device != "auto" else getattr(settings, "device", "auto")
     backend = backend or getattr(settings, "backend", None)
 
-    def load_filler() -> Any:
+    def load_filler() -> "FillerLike":
         import infill
 
         return infill.load(model=model, device=device or "auto", backend=backend,

@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.widgets import TextArea
 
 from infill.errors import InfillError
+from infill.fills import FillerLike
 from infill.gitops.diff import FileDiff, write_fill
 from infill.markers import Span
 
@@ -42,8 +43,9 @@ class DiffApp(DiffActions, EditorApp):
     MODE = DIFF
     SPANS_AS_MARKERS = False
 
-    def __init__(self, request: DiffRequest, files: Sequence[FileDiff], *, filler: Any = None,
-                 filler_factory: Callable[[], Any] | None = None, settings: Any = None,
+    def __init__(self, request: DiffRequest, files: Sequence[FileDiff], *,
+                 filler: FillerLike | None = None,
+                 filler_factory: Callable[[], FillerLike] | None = None, settings: Any = None,
                  warnings: Iterable[str] = ()) -> None:
         self.request = request
         self.diff_files = list(files)
@@ -281,8 +283,9 @@ class DiffApp(DiffActions, EditorApp):
 
 
 def make_diff_app(repo_dir: str | os.PathLike[str] = ".", *, rev: str | None = None,
-                  staged: bool = False, paths: Sequence[str] = (), filler: Any = None,
-                  filler_factory: Callable[[], Any] | None = None,
+                  staged: bool = False, paths: Sequence[str] = (),
+                  filler: FillerLike | None = None,
+                  filler_factory: Callable[[], FillerLike] | None = None,
                   settings: Any = None) -> DiffApp:
     """The editor on ``git diff [--staged] [REV] [-- PATHS]`` in ``repo_dir``.
 

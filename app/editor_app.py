@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import TextArea
 
 from infill.errors import Cancelled, InfillError
+from infill.fills import FillerLike
 from infill.markers import MarkerSyntax
 
 from . import files, languages
@@ -57,8 +58,8 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
 
     state: reactive[str] = reactive(EDIT, init=False)
 
-    def __init__(self, path: str, opened: files.Opened, *, filler: Any = None,
-                 filler_factory: Callable[[], Any] | None = None, settings: Any = None,
+    def __init__(self, path: str, opened: files.Opened, *, filler: FillerLike | None = None,
+                 filler_factory: Callable[[], FillerLike] | None = None, settings: Any = None,
                  warnings: Iterable[str] = ()) -> None:
         super().__init__()
         self.path = path
@@ -251,7 +252,7 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
         try:
             result = self.filler.fill_spans(run.text, list(run.spans), language=run.language,
                                             seed=run.seed, path=self.path, on_frame=on_frame,
-                                            cancel=run.cancel, **run.fill_kwargs())
+                                            cancel=run.cancel, options=run.fill_options())
         except Cancelled:
             self.post_message(FillCancelled(run.id))
         except InfillError as error:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from infill.markers import Span
+from infill.options import FillOptions
 from infill.trajectory import REMASKED, Frame
 
 from .options import EditorOptions
@@ -37,8 +38,8 @@ class FillRun:
     _revised: set[int] = field(default_factory=set)
     _seen: int = 0                  # frames scanned for re-masked slots
 
-    def fill_kwargs(self) -> dict:
-        return {**self.options.fill_kwargs(), **self.overrides}
+    def fill_options(self) -> FillOptions:
+        return self.options.fill_options().with_(**self.overrides)
 
     # -- while it runs ---------------------------------------------------------------------
 

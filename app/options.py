@@ -1,63 +1,58 @@
 """The sampler options the editor passes to ``Filler.fill_spans``, as one small value.
 
-The editor owns these because the user changes them live (settings panel, command palette);
-they start from the project's settings (``[tool.infill]``). ``None`` means "the model's
-recommended value", resolved by the engine, as in ``infill.settings``.
+``EditorOptions`` is ``infill.options.FillOptions`` plus the strength given to new rewrite
+spans: the same fields, the same validation. The choices the settings panel and the command
+palette offer come from the option table (``infill.options.OPTIONS``), and the strategies
+from the registry (``infill.strategies``), so a new strategy shows up here by itself.
+The editor owns these because the user changes them live; they start from the project's
+settings (``[tool.infill]``). ``None`` means "the model's recommended value".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
-STRATEGIES = ("confidence", "threshold")  # CONTRACTS.md, engine API options
-STEP_CHOICES = (None, 4, 8, 16, 32, 64)
-TEMPERATURE_CHOICES = (None, 0.0, 0.3, 0.7, 1.0)
-CANDIDATE_CHOICES = (1, 2, 4)
+from infill.errors import InputError
+from infill.options import OPTIONS, FillOptions
+from infill.strategies import STRATEGIES as _REGISTRY
+
+STRATEGIES = tuple(_REGISTRY)
+STEP_CHOICES = OPTIONS["steps"].editor
+TEMPERATURE_CHOICES = OPTIONS["temperature"].editor
+THRESHOLD_CHOICES = OPTIONS["threshold"].editor
+CANDIDATE_CHOICES = OPTIONS["candidates"].editor
 STRENGTH_CHOICES = (0.25, 0.5, 0.75, 1.0)
+
+# The editable fields, in the order shown: (name, label, choices).
+EDITOR_FIELDS: tuple[tuple[str, str, tuple], ...] = tuple(
+    (name, name.replace("_", " ").capitalize(), option.editor)
+    for name, option in OPTIONS.items() if option.editor
+) + (("strength", "Strength of new rewrites", STRENGTH_CHOICES),)
 
 
 @dataclass(frozen=True)
-class EditorOptions:
+class EditorOptions(FillOptions):
     """What the next fill runs with."""
 
-    strategy: str | None = None
-    steps: int | None = None
-    temperature: float | None = None
-    threshold: float | None = None
-    candidates: int = 1
     strength: float = 0.5  # for new rewrite spans
 
     def __post_init__(self) -> None:
-        if self.strategy is not None and self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r} (known: {', '.join(STRATEGIES)})")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError("steps must be at least 1")
-        if self.temperature is not None and self.temperature < 0:
-            raise ValueError("temperature must be 0 or more")
-        if self.threshold is not None and not 0.0 < self.threshold <= 1.0:
-            raise ValueError("threshold must be in (0, 1]")
-        if self.candidates < 1:
-            raise ValueError("candidates must be 1 or more")
+        try:
+            super().__post_init__()
+        except InputError as error:
+            raise ValueError(error.reason) from None
         if not 0.0 < self.strength <= 1.0:
             raise ValueError("strength must be in (0, 1]")
 
     @classmethod
     def from_settings(cls, settings: object | None) -> "EditorOptions":
-        """The sampler fields of an ``infill.settings.Settings`` (anything with those names)."""
-        if settings is None:
-            return cls()
-        return cls(strategy=getattr(settings, "strategy", None),
-                   steps=getattr(settings, "steps", None),
-                   temperature=getattr(settings, "temperature", None),
-                   threshold=getattr(settings, "threshold", None),
-                   candidates=getattr(settings, "candidates", 1) or 1)
+        """The sampler options of an ``infill.settings.Settings`` (its ``fill``)."""
+        fill = getattr(settings, "fill", None) or FillOptions()
+        return cls(**{f.name: getattr(fill, f.name) for f in fields(FillOptions)})
 
-    def fill_kwargs(self) -> dict:
-        """Keyword arguments for ``fill_spans``; unset values are left to the engine."""
-        values = {"strategy": self.strategy, "steps": self.steps,
-                  "temperature": self.temperature, "threshold": self.threshold,
-                  "candidates": self.candidates}
-        return {key: value for key, value in values.items() if value is not None}
+    def fill_options(self) -> FillOptions:
+        """The options for ``fill_spans`` (everything but ``strength``)."""
+        return FillOptions(**{f.name: getattr(self, f.name) for f in fields(FillOptions)})
 
     def with_(self, **changes) -> "EditorOptions":
         return replace(self, **changes)

@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-__all__ = ["load", "Filler", "FillResult", "SpanFill", "Candidate", "__version__"]
+__all__ = ["load", "Filler", "FillOptions", "FillResult", "SpanFill", "Candidate", "__version__"]
 
 if TYPE_CHECKING:
     from infill.engine import Candidate, FillResult, Filler, SpanFill
+    from infill.options import FillOptions
 
 
 def load(model: str | None = None, device: str = "auto", backend: str | None = None,
@@ -37,4 +38,7 @@ def __getattr__(name: str):
     if name in ("Filler", "FillResult", "SpanFill", "Candidate"):
         from infill import engine
         return getattr(engine, name)
+    if name == "FillOptions":
+        from infill.options import FillOptions
+        return FillOptions
     raise AttributeError(f"module 'infill' has no attribute {name!r}")

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from infill.markers import HOLE, Span
+from infill.options import FillOptions
 
 _FALLBACK = [
     {"prefix": "def add(a, b):\n    return ", "suffix": "\n", "language": "python"},
@@ -40,13 +41,13 @@ class Timing:
     passes_per_fill: float
 
 
-def time_fills(filler, records: list[dict], name: str, **options) -> Timing:
+def time_fills(filler, records: list[dict], name: str, options: FillOptions) -> Timing:
     latencies, tokens, passes = [], 0, 0
     for record in records:
         prefix, suffix = record["prefix"], record["suffix"]
         start = time.perf_counter()
         result = filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
-                                   record.get("language"), 0, **options)
+                                   record.get("language"), 0, options=options)
         latencies.append(time.perf_counter() - start)
         tokens += result.spans[0].tokens
         passes += result.forward_passes
@@ -71,10 +72,11 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = settings_for(args, ".")
     records = read_records(args.data, args.limit) if args.data else _FALLBACK
     filler = load_filler(settings, args.trust_remote_code)
-    options = {k: v for k, v in settings.sampler_options().items() if k != "candidates"}
-    time_fills(filler, records[:2], "warm-up", **options)
-    reference = time_fills(filler, records, "reference (1 token/step)", strategy="confidence", steps=None)
-    configured = time_fills(filler, records, "configured", **options)
+    options = settings.fill.with_(candidates=1)
+    time_fills(filler, records[:2], "warm-up", options)
+    reference = time_fills(filler, records, "reference (1 token/step)",
+                           FillOptions(strategy="confidence"))
+    configured = time_fills(filler, records, "configured", options)
     print(f"date: {time.strftime('%Y-%m-%d')}")
     print(f"machine: {machine()}; device: {filler.info.device}")
     print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters)")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-from infill.markers import Span
+from infill.markers import REWRITE, Span
 
 # Characters of context kept per token of budget before tokenizing: cropping the text first
 # keeps a fill in a 1 MB file from tokenizing the whole file.
@@ -142,3 +142,32 @@ def _split_room(n_before: int, n_after: int, spare: int) -> tuple[int, int]:
     take_before = min(n_before, max(half, spare - n_after))
     take_after = min(n_after, spare - take_before)
     return take_before, take_after
+
+
+HOLE_BUDGET = 48      # slots for a hole on a line of its own
+LINE_BUDGET = 24      # slots for a hole inside a line, and per line of __FILL_N__
+
+
+def slot_budget(text: str, span: Span, encoder: Encoder, *, elastic: bool,
+                hole_budget: int = HOLE_BUDGET, line_budget: int = LINE_BUDGET,
+                override: int | None = None) -> int:
+    """How many slots span ``span`` of ``text`` gets (docs/CONTRACTS.md, slot budgets).
+
+    A rewrite gets its old token count, plus a quarter (at least 4, at least
+    ``line_budget`` in all) when the model can leave slots empty (``elastic``); a hole gets
+    ``override``, else ``line_budget`` per line of a ``__FILL_N__`` cap, else
+    ``line_budget`` beside text on its line and ``hole_budget`` on a line of its own."""
+    if span.kind == REWRITE:
+        old = len(encoder.encode(text[span.start:span.end]))
+        if not elastic:
+            return max(1, old)
+        return max(line_budget, old + max(4, old // 4))
+    if override:
+        return int(override)
+    if span.max_lines:
+        return line_budget * span.max_lines
+    line_start = text.rfind("\n", 0, span.start) + 1
+    line_end = text.find("\n", span.end)
+    line_end = len(text) if line_end < 0 else line_end
+    inline = text[line_start:span.start].strip() or text[span.end:line_end].strip()
+    return line_budget if inline else hole_budget

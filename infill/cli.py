@@ -19,6 +19,7 @@ from typing import Sequence
 
 from infill import __version__
 from infill.errors import InfillError
+from infill.options import add_option_flags
 
 EXIT_OK, EXIT_MARKERS, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
 
@@ -39,11 +40,7 @@ def _model_flags(p: argparse.ArgumentParser) -> None:
 def _sampler_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lang", dest="language", help="language of the text (default: guessed)")
     p.add_argument("--seed", type=int, help="random seed (default 0; runs are reproducible)")
-    p.add_argument("--steps", type=int, help="cap on forward passes per fill")
-    p.add_argument("--strategy", choices=("confidence", "threshold"), help="which slots to commit per step")
-    p.add_argument("--temperature", type=float, help="0 = greedy (default)")
-    p.add_argument("--threshold", type=float, help="τ for --strategy threshold")
-    p.add_argument("--candidates", type=int, help="K samples, best first")
+    add_option_flags(p)  # --strategy, --steps, --temperature, … (infill.options)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from infill.errors import InputError
 from infill.markers import HOLE, Span
+from infill.options import FillOptions
 
 TEST_TIMEOUT = 10.0
 
@@ -65,7 +66,7 @@ def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
 
 
 def evaluate_records(filler, records: list[dict], name: str, execute: bool = False,
-                     seed: int = 0, **options) -> SetReport:
+                     seed: int = 0, options: FillOptions | None = None) -> SetReport:
     from infill import syntax
 
     report = SetReport(name, records=len(records))
@@ -78,7 +79,7 @@ def evaluate_records(filler, records: list[dict], name: str, execute: bool = Fal
         prefix, suffix, middle = record["prefix"], record["suffix"], record["middle"]
         language = record.get("language")
         result = filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
-                                   language, seed, **options)
+                                   language, seed, options=options)
         fill = result.spans[0].text
         latencies.append(result.elapsed * 1000)
         passes += result.forward_passes
@@ -138,7 +139,7 @@ def run_eval(args: argparse.Namespace) -> int:
     datasets = [(Path(p).stem, read_records(p, args.limit)) for p in args.data]
     filler = load_filler(settings, args.trust_remote_code)
     reports = [evaluate_records(filler, records, name, args.execute, settings.seed,
-                                **settings.sampler_options())
+                                options=settings.fill)
                for name, records in datasets]
     print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
           f"{filler.info.device})")

@@ -65,7 +65,7 @@ def run_fill(args: argparse.Namespace) -> int:
             for job in _progress(todo, args):
                 result = filler.fill_spans(job.marked.text, job.marked.spans,
                                            settings.language, settings.seed, path=job.shown,
-                                           **settings.sampler_options())
+                                           options=settings.fill)
                 results[id(job)] = result
                 if trajectory:
                     write_jsonl(result.trajectory, trajectory)

@@ -1,53 +1,35 @@
 """The reverse process: fill mask slots step by step with a denoiser.
 
 Each step runs one forward pass over the batch, predicts every masked slot, and commits some
-of them; the rest stay masked for the next step. Strategies decide which:
+of them; the rest stay masked for the next step. Which ones is the strategy's choice
+(``infill.strategies``: confidence, threshold, margin, entropy, random). The last allowed step
+commits everything left, so ``steps`` bounds the forward passes.
 
-- ``confidence``: the k most probable predictions, with k spread evenly over the steps left
-  (LLaDA's low-confidence remasking);
-- ``threshold``: every prediction whose probability is above τ, at least one per step
-  (Fast-dLLM's parallel decoding).
-
-The last allowed step commits everything left, so ``steps`` bounds the forward passes.
 Tokens outside the slots are never written. Each row has its own ``torch.Generator``, so a
 seed reproduces a run whatever else is in the batch. Like nanochat's engine, this module
-knows nothing of text: it works on token ids and calls ``logits_fn``.
+knows nothing of text: it works on a ``Batch`` of token ids and calls ``logits_fn``.
+
+``logits_fn(ids, attention, wanted) -> (B, L, V)``: ``wanted`` (B, L, bool) marks the
+positions whose logits the sampler reads at this pass; the others may hold anything. This is
+the seam for a backend that computes the output head only where it is needed, or that
+caches the unchanged context between passes.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 
-from infill.errors import Cancelled, InputError
+from infill.batch import Batch
+from infill.errors import Cancelled
+from infill.options import SamplerOptions
+from infill.strategies import STRATEGIES, Scores
 
-STRATEGIES = ("confidence", "threshold")
-
-
-@dataclass(frozen=True)
-class SamplerOptions:
-    strategy: str = "confidence"
-    steps: int | None = None  # None: one forward pass per slot of the longest row
-    temperature: float = 0.0
-    threshold: float = 0.9
-    top_k: int | None = None
-    top_p: float | None = None
-    null_threshold: float = 0.5  # a slot is text while P(null) is below this
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise InputError(f"unknown strategy '{self.strategy}' (choose from {', '.join(STRATEGIES)})")
-        if self.steps is not None and self.steps < 1:
-            raise InputError(f"steps must be at least 1, got {self.steps}")
-        if self.temperature < 0:
-            raise InputError(f"temperature must be >= 0, got {self.temperature}")
-        if not 0.0 < self.threshold <= 1.0:
-            raise InputError(f"threshold must be in (0, 1], got {self.threshold}")
-        if self.top_p is not None and not 0.0 < self.top_p <= 1.0:
-            raise InputError(f"top_p must be in (0, 1], got {self.top_p}")
+__all__ = ["SamplerOptions", "StepRecord", "SampleOutput", "LogitsFn", "sample", "pick_tokens",
+           "filter_logits", "choose_commits"]
 
 
 @dataclass
@@ -68,75 +50,68 @@ class SampleOutput:
     forward_passes: int
 
 
-LogitsFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LogitsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+OnStep = Callable[[StepRecord, torch.Tensor, torch.Tensor], None]
 
 
-def sample(
-    logits_fn: LogitsFn,
-    ids: torch.Tensor,          # (B, L) with mask_id in the slots to fill
-    attention: torch.Tensor,    # (B, L) 1 for real tokens, 0 for padding
-    slots: torch.Tensor,        # (B, L) bool: the positions the sampler may write
-    mask_id: int,
-    options: SamplerOptions,
-    generators: Sequence[torch.Generator],
-    banned_ids: Sequence[int] = (),
-    on_step: Callable[[StepRecord, torch.Tensor, torch.Tensor], None] | None = None,
-    cancel: object | None = None,
-    rescore: torch.Tensor | None = None,  # (B, L) bool: visible slot tokens to judge first
-    rescore_fraction: Sequence[float] | None = None,
-    temperatures: Sequence[float] | None = None,  # per row; overrides options.temperature
-    null_id: int | None = None,   # the model's "nothing here" token, if it has one
-    slot_ranges: Sequence[Sequence[tuple[int, int]]] | None = None,  # per row: each span's slots
-) -> SampleOutput:
-    """Denoise every masked slot of ``ids``; returns the filled ids and per-token scores."""
-    ids = ids.clone()
-    batch, _ = ids.shape
-    masked = slots & (ids == mask_id)  # (B, L)
+def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
+           on_step: OnStep | None = None, cancel: object | None = None) -> SampleOutput:
+    """Denoise every masked slot of ``batch``; returns the filled ids and per-token scores.
+
+    ``on_step(record, ids, confidence)`` sees the state after every pass; ``cancel`` (a
+    ``threading.Event``) raises ``Cancelled`` at the next step once set."""
+    ids = batch.ids.clone()
+    mask_id, null_id = batch.mask_id, batch.null_id
+    banned = list(batch.banned_ids) + [mask_id]
+    size = ids.shape[0]
+    masked = batch.slots & (ids == mask_id)  # (B, L)
     confidence = torch.zeros(ids.shape, dtype=torch.float32)
     logprob = torch.zeros(ids.shape, dtype=torch.float32)
     records: list[StepRecord] = []
     passes = 0
 
-    if rescore is not None and rescore.any():
-        remasked = _remask_unlikely(logits_fn, ids, attention, rescore, rescore_fraction or [1.0] * batch)
+    if batch.rescore is not None and batch.rescore.any():
+        remasked = _remask_unlikely(logits_fn, ids, batch.attention, batch.rescore,
+                                    batch.rescore_fraction or [1.0] * size)
         passes += 1
         masked |= remasked
         ids[remasked] = mask_id
-        record = StepRecord(0, [[] for _ in range(batch)],
-                            [remasked[b].nonzero().flatten().tolist() for b in range(batch)])
+        record = StepRecord(0, [[] for _ in range(size)],
+                            [remasked[b].nonzero().flatten().tolist() for b in range(size)])
         records.append(record)
         if on_step:
             on_step(record, ids, confidence)
 
-    row_options = [options if temperatures is None else replace(options, temperature=temperatures[b])
-                   for b in range(batch)]
-    total = int(masked.sum(dim=1).max().item()) if batch else 0
+    row_options = [options if batch.temperatures is None
+                   else replace(options, temperature=batch.temperatures[b]) for b in range(size)]
+    total = int(masked.sum(dim=1).max().item()) if size else 0
     steps = options.steps if options.steps is not None else max(total, 1)
     for step in range(1, steps + 1):
         if not masked.any():
             break
         if cancel is not None and cancel.is_set():
             raise Cancelled("fill cancelled")
-        logits = logits_fn(ids, attention)  # (B, L, V)
+        logits = logits_fn(ids, batch.attention, masked.clone())  # (B, L, V)
         passes += 1
-        committed = [[] for _ in range(batch)]
-        for b in range(batch):
-            if step == 1 and null_id is not None and slot_ranges is not None:
-                committed[b] = _decide_lengths(logits[b], ids[b], masked[b], slot_ranges[b], null_id,
-                                               options.null_threshold, banned_ids, mask_id,
+        committed = [[] for _ in range(size)]
+        for b in range(size):
+            if step == 1 and null_id is not None and batch.slot_ranges is not None:
+                committed[b] = _decide_lengths(logits[b], ids[b], masked[b], batch.slot_ranges[b],
+                                               null_id, options.null_threshold, banned,
                                                confidence[b], logprob[b])
             where = masked[b].nonzero().flatten()  # (n,)
             if where.numel() == 0:
                 continue
             row = logits[b, where].float()  # (n, V)
-            row[:, list(banned_ids) + [mask_id]] = -math.inf
+            row[:, banned] = -math.inf
             last = step == steps
             if null_id is None:
-                tokens, probs, logp = pick_tokens(row, row_options[b], generators[b])
-                chosen = choose_commits(probs, options, 1 if last else steps - step + 1)
+                tokens, probs, logp = pick_tokens(row, row_options[b], batch.generators[b])
+                chosen = choose_commits(probs, options, 1 if last else steps - step + 1,
+                                        row, batch.generators[b])
             else:
                 tokens, probs, logp, chosen = _plan_with_nulls(
-                    row, null_id, row_options[b], generators[b], last, steps - step + 1)
+                    row, null_id, row_options[b], batch.generators[b], last, steps - step + 1)
             pos = where[chosen]
             ids[b, pos] = tokens[chosen]
             confidence[b, pos] = probs[chosen]
@@ -183,26 +158,23 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
     return logits
 
 
-def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int) -> torch.Tensor:
-    """Indices (into ``probs``) of the predictions to commit at this step."""
+def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int,
+                   logits: torch.Tensor | None = None,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Indices (into ``probs``) of the predictions to commit at this step: all of them at the
+    last step, else the strategy's choice with k spread evenly over the steps left.
+    ``logits`` (n, V) is the untempered prediction (margins and entropies come from it)."""
     n = probs.numel()
     if steps_left <= 1:
         return torch.arange(n)
-    if options.strategy == "threshold":
-        above = (probs > options.threshold).nonzero().flatten()
-        if above.numel():
-            return above
-        return probs.argmax().reshape(1)
     k = max(1, math.ceil(n / steps_left))
-    # Stable order on ties, so equal confidences commit left to right.
-    order = torch.sort(probs, descending=True, stable=True).indices
-    return order[:k]
+    scores = Scores(probs, logits, generator)
+    return STRATEGIES[options.strategy].choose(scores, k, options.threshold)
 
 
 def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tensor,
-                    ranges: Sequence[tuple[int, int]], null_id: int, threshold: float,
-                    banned_ids: Sequence[int], mask_id: int, confidence: torch.Tensor,
-                    logprob: torch.Tensor) -> list[int]:
+                    ranges, null_id: int, threshold: float, banned: list[int],
+                    confidence: torch.Tensor, logprob: torch.Tensor) -> list[int]:
     """Elastic length, decided from the first forward pass: in each fully masked span, the
     slots from the first one where the model expects nothing (P(null) >= ``threshold``) to
     the end are committed as null at once. The house model is trained with a span's text
@@ -214,7 +186,7 @@ def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tenso
         if end <= start or not bool(masked[start:end].all()):
             continue  # a span with visible tokens (rewrite strength < 1) keeps its length
         row = logits[start:end].float().clone()  # (S, V)
-        row[:, list(banned_ids) + [mask_id]] = -math.inf
+        row[:, banned] = -math.inf
         logp_null = row[:, null_id] - torch.logsumexp(row, dim=-1)  # (S,)
         over = (logp_null.exp() >= threshold).nonzero().flatten()
         if over.numel() == 0:
@@ -252,7 +224,8 @@ def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
         logp = torch.where(is_text, logp, logp_null)
         return tokens, logp.exp(), logp, torch.arange(row.shape[0])
     text_at = is_text.nonzero().flatten()
-    chosen = text_at[choose_commits(logp[text_at].exp(), options, steps_left)]
+    chosen = text_at[choose_commits(logp[text_at].exp(), options, steps_left, text_row[text_at],
+                                    generator)]
     return tokens, logp.exp(), logp, chosen
 
 
@@ -261,12 +234,12 @@ def _remask_unlikely(
     ids: torch.Tensor,
     attention: torch.Tensor,
     rescore: torch.Tensor,
-    fractions: Sequence[float],
+    fractions,
 ) -> torch.Tensor:
     """Rewrite strength < 1: judge the visible tokens in ``rescore`` with one forward pass
     (the house model is trained to spot replaced tokens) and pick, per row, the fraction the
     model finds least likely. Returns the (B, L) mask of positions to mask again."""
-    logits = logits_fn(ids, attention).float()  # (B, L, V)
+    logits = logits_fn(ids, attention, rescore.clone()).float()  # (B, L, V)
     logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., None]).squeeze(-1)  # (B, L)
     out = torch.zeros_like(rescore)
     for b in range(ids.shape[0]):

@@ -28,14 +28,16 @@ from typing import Any, get_args, get_type_hints
 
 from infill.errors import InputError
 from infill.markers import MarkerSyntax
-
-
-SAMPLER_KEYS = ("strategy", "steps", "temperature", "threshold", "candidates")
+from infill.options import EXPOSED, FillOptions, check_option
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a run of infill can be configured with; ``None`` means "model default"."""
+    """Everything a run of infill can be configured with.
+
+    The sampler options live in ``fill`` (``infill.options.FillOptions``, ``None`` meaning
+    "model default"); their ``[tool.infill]`` keys and flags are generated from that table.
+    """
 
     hole: str = "__FILL__"
     region_open: str = ">>> infill"
@@ -43,15 +45,11 @@ class Settings:
     model: str | None = None
     backend: str | None = None
     device: str = "auto"
-    strategy: str | None = None
-    steps: int | None = None
-    temperature: float | None = None
-    threshold: float | None = None
-    candidates: int = 1
     seed: int = 0
     exclude: tuple[str, ...] = ()
     hook_timeout: float = 300.0
     language: str | None = None
+    fill: FillOptions = FillOptions()
 
     def hole_n(self, n: int) -> str:
         """The hole capped at ``n`` lines: ``__FILL_3__`` for the default hole."""
@@ -60,10 +58,6 @@ class Settings:
     def hole_n_pattern(self) -> re.Pattern[str]:
         """Matches the plain hole and the capped one; group ``n`` is the cap or ``None``."""
         return self.marker_syntax().hole_pattern()
-
-    def sampler_options(self) -> dict[str, object]:
-        """The keyword arguments of ``Filler.fill_spans`` these settings choose."""
-        return {key: getattr(self, key) for key in SAMPLER_KEYS}
 
     def marker_syntax(self) -> MarkerSyntax:
         return MarkerSyntax.from_settings(self)
@@ -92,25 +86,38 @@ def load_settings(
     settings = Settings()
     pyproject = find_pyproject(start)
     if pyproject is not None:
-        settings = dataclasses.replace(settings, **_read_table(pyproject))
+        settings = _apply(settings, _read_table(pyproject))
     if overrides is not None:
         if not isinstance(overrides, Mapping):
             overrides = vars(overrides)
         chosen = {}
         for key, value in overrides.items():
             name = str(key).replace("-", "_")
-            if name in _FIELDS and value is not None:
+            if name in _KEYS and value is not None:
                 chosen[name] = _coerce(name, value, where=f"option {name.replace('_', '-')}")
-        settings = dataclasses.replace(settings, **chosen)
+        settings = _apply(settings, chosen)
     return settings
 
 
-_FIELDS: dict[str, Any] = get_type_hints(Settings)
+def _apply(settings: Settings, values: dict[str, object]) -> Settings:
+    """``settings`` with ``values`` (flat keys; sampler keys go into ``settings.fill``)."""
+    fill = {k: v for k, v in values.items() if k in EXPOSED}
+    plain = {k: v for k, v in values.items() if k not in EXPOSED}
+    if fill:
+        plain["fill"] = dataclasses.replace(settings.fill, **fill)
+    return dataclasses.replace(settings, **plain)
+
+
+_FIELDS: dict[str, Any] = {k: v for k, v in get_type_hints(Settings).items() if k != "fill"}
+_KEYS: tuple[str, ...] = (*_FIELDS, *EXPOSED)  # the [tool.infill] keys, in the order shown
 _KIND_NAMES = {str: "a string", int: "an integer", float: "a number"}
 
 
 def _read_table(pyproject: Path) -> dict[str, object]:
-    text = pyproject.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = pyproject.read_text(encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise InputError(f"cannot read it: {error.strerror or error}", path=str(pyproject)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -118,15 +125,17 @@ def _read_table(pyproject: Path) -> dict[str, object]:
         reason = str(error).split(" (at line")[0]
         line = int(found.group(1)) if found else None
         raise InputError(f"invalid TOML: {reason}", path=str(pyproject), line=line) from None
-    table = data.get("tool", {}).get("infill", {})
+    tool = data.get("tool", {})
+    table = tool.get("infill", {}) if isinstance(tool, dict) else None
     if not isinstance(table, dict):
-        raise InputError("[tool.infill] must be a table", path=str(pyproject))
+        raise InputError("[tool.infill] must be a table, like [tool.infill] followed by "
+                         "key = value lines", path=str(pyproject), line=_line_of_table(text))
     values = {}
     for key, value in table.items():
         name = key.replace("-", "_")
         line = _line_of_key(text, key)
-        if name not in _FIELDS:
-            known = [field.replace("_", "-") for field in _FIELDS]
+        if name not in _KEYS:
+            known = [field.replace("_", "-") for field in _KEYS]
             close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise InputError(
@@ -143,6 +152,11 @@ def _read_table(pyproject: Path) -> dict[str, object]:
 
 def _coerce(name: str, value: object, where: str) -> object:
     """``value`` as the type of field ``name``, or an ``InputError`` that says what to give."""
+    if name in EXPOSED:
+        try:
+            return check_option(name, value)
+        except InputError as error:
+            raise InputError(f"{where} {error.reason}") from None
     hint = _FIELDS[name]
     kinds = set(get_args(hint)) if isinstance(hint, UnionType) else {hint}
     kinds.discard(type(None))
@@ -167,14 +181,19 @@ def _coerce(name: str, value: object, where: str) -> object:
 
 
 def _checked(name: str, value: float, where: str) -> float:
-    limits = {"candidates": 1, "steps": 1, "seed": 0, "temperature": 0.0}
-    if name in limits and value < limits[name]:
-        raise InputError(f"{where} must be at least {limits[name]}, not {value}")
-    if name == "threshold" and not 0.0 < value <= 1.0:
-        raise InputError(f"{where} must be in (0, 1], not {value}")
-    if name == "hook_timeout" and value <= 0:
+    if name == "seed" and value < 0:
+        raise InputError(f"{where} must be at least 0, not {value}")
+    if name == "hook_timeout" and not (value > 0 and value != float("inf")):
         raise InputError(f"{where} must be positive, not {value}")
     return value
+
+
+def _line_of_table(text: str) -> int | None:
+    """The line that makes ``tool.infill`` something other than a table."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(r"""\s*(tool\s*\.\s*)?["']?infill["']?\s*=|\s*tool\s*=""", line):
+            return number
+    return None
 
 
 def _line_of_key(text: str, key: str) -> int | None:

@@ -231,7 +231,7 @@ async def test_review_cycles_candidates_regenerates_and_replays(sample):
 
         await pilot.press("ctrl+e")
         await wait_for(pilot, lambda: app.state == "review" and app.fill_run.seed == 1)
-        assert filler.calls[-1]["seed"] == 1 and filler.calls[-1]["temperature"] == 0.7
+        assert filler.calls[-1]["seed"] == 1 and filler.calls[-1]["options"].temperature == 0.7
         assert "a - b_s1" in app.preview.text
         await pilot.press("ctrl+k", "ctrl+k", "enter")
         await pilot.pause()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import threading
 import time
 
-from infill.engine import Candidate, FillResult, ModelInfo, SpanFill
 from infill.errors import Cancelled
+from infill.fills import Candidate, FillerLike, FillResult, ModelInfo, SpanFill
 from infill.markers import Span, splice
+from infill.options import FillOptions
 from infill.trajectory import KEPT, MASKED, NEW, Frame, Slot
 
 
@@ -29,6 +30,10 @@ def scale(values, factor):
 '''
 
 FAKE_INFO = ModelInfo("fake-model", "fake", "fake", "cpu", 0, 1024, {})
+
+
+def _is_filler(filler: FillerLike) -> FillerLike:  # the fake must satisfy the engine's protocol
+    return filler
 
 
 def _tokens(text: str) -> list[str]:
@@ -56,11 +61,12 @@ class FakeFiller:
             base = f"{base}_s{seed}"
         return base if k == 0 else f"{base}_c{k}"
 
-    def fill_spans(self, text, spans, language=None, seed=0, *, path=None, on_frame=None,
-                   cancel=None, **options):
-        self.calls.append({"text": text, "spans": tuple(spans), "seed": seed, **options})
+    def fill_spans(self, text, spans, language=None, seed=0, *, path=None, options=None,
+                   on_frame=None, cancel=None) -> FillResult:
+        options = options or FillOptions()
+        self.calls.append({"text": text, "spans": tuple(spans), "seed": seed, "options": options})
         ordered = sorted(spans, key=lambda s: (s.start, s.end))
-        k_count = int(options.get("candidates", 1))
+        k_count = options.candidates
         tokens = [_tokens(self._fill_for(i, 0, seed)) for i in range(len(ordered))]
         layout = [(i, j) for i, toks in enumerate(tokens) for j in range(len(toks) + self.nulls)]
         order = sorted(range(len(layout)), key=lambda n: (n * 7) % len(layout)) if layout else []

@@ -14,6 +14,8 @@ from infill.app.painting import (HOLE_MARK, MASKED_MARK, REWRITE_MARK, confidenc
 from infill.app.selection import grow_lines, grow_node
 from infill.app.spans import add_span, changed_region, describe_span, make_span, remap_spans, span_at
 from infill.markers import HOLE, REWRITE, Span
+from infill.options import FillOptions
+from infill.settings import Settings
 from infill.trajectory import KEPT, MASK_GLYPH, MASKED, NEW, REMASKED, Frame, Slot
 
 TEXT = "def f(x):\n    return x + 1\n"
@@ -141,17 +143,26 @@ def test_span_marks_and_confidence_bands():
 
 
 def test_editor_options_leave_unset_values_to_the_engine():
-    assert EditorOptions().fill_kwargs() == {"candidates": 1}
+    assert EditorOptions().fill_options() == FillOptions()
     options = EditorOptions(strategy="threshold", steps=8, temperature=0.3, candidates=2)
-    assert options.fill_kwargs() == {"strategy": "threshold", "steps": 8, "temperature": 0.3,
-                                     "candidates": 2}
+    assert options.fill_options() == FillOptions(strategy="threshold", steps=8, temperature=0.3,
+                                                 candidates=2)
     with pytest.raises(ValueError):
         EditorOptions(strategy="nope")
+    with pytest.raises(ValueError):
+        EditorOptions(temperature=float("nan"))
 
-    class Settings:
-        strategy, steps, temperature, threshold, candidates = None, 16, None, 0.8, 3
+    settings = Settings(fill=FillOptions(steps=16, threshold=0.8, candidates=3))
+    assert EditorOptions.from_settings(settings) == EditorOptions(steps=16, threshold=0.8, candidates=3)
 
-    assert EditorOptions.from_settings(Settings()) == EditorOptions(steps=16, threshold=0.8, candidates=3)
+
+def test_the_editor_offers_every_registered_strategy():
+    from infill.app.options import EDITOR_FIELDS, STRATEGIES
+    from infill.strategies import STRATEGIES as REGISTRY
+
+    assert STRATEGIES == tuple(REGISTRY)
+    choices = dict((name, values) for name, _, values in EDITOR_FIELDS)
+    assert choices["strategy"] == (None, *REGISTRY)
 
 
 @pytest.mark.parametrize("name", ["python", "javascript", "typescript", "tsx", "c", "cpp",

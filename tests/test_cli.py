@@ -177,3 +177,38 @@ def test_models_lists_runnable_checkpoints_in_the_local_cache(tmp_path, monkeypa
     assert "Dream-org/Dream-v0-Base-7B: backend dream" in out
     assert "answerdotai/ModernBERT-base: backend hf-mlm" in out
     assert "gpt2" not in out
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_temperature_that_is_not_finite_is_exit_2(tmp_path, value, capsysbinary, monkeypatch):
+    monkeypatch.setenv("INFILL_MODEL", str(tmp_path / "no-such-model"))
+    f = tmp_path / "a.py"
+    f.write_text(HOLE_FILE)
+    code, out, err = run(["fill", str(f), f"--temperature={value}"], capsysbinary)
+    assert code == 2 and out == b""
+    assert "option temperature must be" in err and "model" not in err
+
+
+@pytest.mark.parametrize("line", ["strategy = 'greedy'", "temperature = nan"])
+def test_bad_sampler_settings_in_pyproject_fail_before_the_model_loads(tmp_path, line,
+                                                                        capsysbinary, monkeypatch):
+    monkeypatch.setenv("INFILL_MODEL", str(tmp_path / "no-such-model"))
+    (tmp_path / "pyproject.toml").write_text(f"[tool.infill]\n{line}\n")
+    f = tmp_path / "a.py"
+    f.write_text(HOLE_FILE)
+    code, _, err = run(["fill", str(f)], capsysbinary)
+    assert code == 2
+    assert err.startswith(f"infill: {tmp_path / 'pyproject.toml'}:2: setting ")
+    assert "no-such-model" not in err
+
+
+def test_every_registered_strategy_runs_from_the_cli(tmp_path, tiny_model_dir, capsysbinary):
+    from infill.strategies import STRATEGIES
+
+    f = tmp_path / "a.py"
+    f.write_text(HOLE_FILE)
+    for name in STRATEGIES:
+        code, out, err = run(["fill", str(f), "--model", str(tiny_model_dir), "--strategy", name,
+                              "--steps", "3"], capsysbinary)
+        assert code == 0, err
+        assert b"__FILL__" not in out

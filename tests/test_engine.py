@@ -7,6 +7,8 @@ import threading
 import pytest
 
 from infill.errors import Cancelled
+from infill.options import FillOptions
+from infill.fills import Candidate, Fill, make_candidate, rank_candidates
 from infill.markers import REWRITE, Span, parse_markers
 from infill.trajectory import MASKED
 
@@ -65,22 +67,30 @@ def test_candidates_are_distinct_and_ranked_by_score(tiny_filler):
     assert scores == sorted(scores, reverse=True)
 
 
-def test_a_candidate_that_breaks_the_parse_ranks_below_one_that_does_not(tiny_filler, monkeypatch):
-    from infill import engine
+def test_a_candidate_that_breaks_the_parse_ranks_below_one_that_does_not():
+    def cand(text, score, errors):
+        return Candidate(text, (), score, errors)
 
-    real = engine.Filler._candidates
+    candidates = [cand("a", -0.1, 5), cand("b", -0.9, 0), cand("c", -0.5, 0), cand("c", -0.4, 1)]
+    # The best score breaks the parse (5 errors > 1 in the original): it ranks last.
+    assert rank_candidates(candidates, base_errors=1) == [3, 1, 0]
+    # Without a grammar (no error counts) the score alone decides.
+    assert rank_candidates(candidates, base_errors=None) == [0, 3, 1]
 
-    def fake(self, text, spans, order, fills, lang):
-        cands = real(self, text, spans, order, fills, lang)
-        # The highest-scoring candidate breaks the parse; the others parse cleanly.
-        best = max(range(len(cands)), key=lambda k: cands[k].score)
-        return [engine.Candidate(c.text, c.spans, 0.0 if k == best else c.score,
-                                 5 if k == best else 0) for k, c in enumerate(cands)]
 
-    monkeypatch.setattr(engine.Filler, "_candidates", fake)
-    result = tiny_filler.fill_text("x = __FILL__\n", "python", candidates=3, seed=1)
-    assert result.parse_errors != 5
-    assert result.candidates[-1].parse_errors == 5
+def test_identical_texts_are_merged_keeping_the_better_rank():
+    candidates = [Candidate("x", (), -1.0, None), Candidate("x", (), -0.5, None)]
+    assert rank_candidates(candidates, None) == [1]
+
+
+def test_candidates_report_spans_in_the_callers_order_and_score_every_slot():
+    spans = [Span(4, 4), Span(10, 10)]
+    fills = [Fill("1", 0.5, -1.0, 2, 1, False), Fill("22", 0.7, -3.0, 4, 2, True)]
+    candidate = make_candidate("a = ;\nb = ;\n", spans, [1, 0], fills, lambda text: None)
+    assert candidate.text == "a = 1;\nb = 22;\n"
+    assert [s.text for s in candidate.spans] == ["22", "1"]  # caller gave them back to front
+    assert candidate.spans[0].start == 11 and candidate.spans[1].start == 4
+    assert candidate.score == pytest.approx(-4.0 / 6)
 
 
 def test_capped_hole_is_one_line(tiny_filler):
@@ -130,7 +140,7 @@ def test_shifted_logits_are_realigned_for_dream_family_models(tiny_filler):
     wanted = base.codec.encode("x")[0]
 
     class Shifted(Denoiser):
-        def logits(self, ids, attention):
+        def logits(self, ids, attention, positions=None):
             logits = torch.zeros(ids.shape[0], ids.shape[1], base.codec.vocab_size)
             logits[..., base.null_id] = 8.0
             # Position i - 1 carries the prediction for every masked position i.
@@ -155,7 +165,7 @@ def test_shifted_logits_are_realigned_for_dream_family_models(tiny_filler):
 def test_frames_name_spans_in_the_callers_order(tiny_filler):
     text = "a = 1\nb = 2\n"
     spans = [Span(10, 11, REWRITE), Span(4, 5, REWRITE)]  # given back to front
-    result = tiny_filler.fill_spans(text, spans, "python", steps=2)
+    result = tiny_filler.fill_spans(text, spans, "python", options=FillOptions(steps=2))
     last = result.trajectory[-1]
     assert last.span_text(0) == result.spans[0].text
     assert last.span_text(1) == result.spans[1].text

@@ -6,9 +6,18 @@ import pytest
 import torch
 
 from infill.errors import Cancelled, InputError
+from infill.batch import Batch
 from infill.sampler import SamplerOptions, choose_commits, filter_logits, sample
 
 MASK, V = 0, 50
+
+
+def run(logits_fn, ids, attention, slots, mask_id, options, generators, *, cancel=None,
+        on_step=None, **batch):
+    """``sample`` over a ``Batch`` of these tensors; ``logits_fn`` ignores ``wanted``."""
+    return sample(lambda i, a, wanted: logits_fn(i, a),
+                  Batch(ids, attention, slots, generators, mask_id, **batch), options,
+                  cancel=cancel, on_step=on_step)
 
 
 def mock_logits(ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
@@ -37,7 +46,7 @@ def gens(n, seed=0):
 @pytest.mark.parametrize("steps", [1, 3, 12, None])
 def test_finishes_within_steps_and_never_touches_context(strategy, steps):
     ids, attention, slots = make_batch()
-    out = sample(mock_logits, ids, attention, slots, MASK,
+    out = run(mock_logits, ids, attention, slots, MASK,
                  SamplerOptions(strategy=strategy, steps=steps, threshold=0.5), gens(2))
     assert not (out.ids == MASK).any()
     assert torch.equal(out.ids[~slots], ids[~slots])
@@ -46,7 +55,7 @@ def test_finishes_within_steps_and_never_touches_context(strategy, steps):
 
 def test_confidence_commits_the_most_confident_first():
     ids, attention, slots = make_batch(rows=1)
-    out = sample(mock_logits, ids, attention, slots, MASK, SamplerOptions(steps=12), gens(1))
+    out = run(mock_logits, ids, attention, slots, MASK, SamplerOptions(steps=12), gens(1))
     first = out.steps[0].committed[0]
     assert len(first) == 1
     # Position 13 has the highest logit margin (13 % 7 == 6) among slots 10..21.
@@ -55,7 +64,7 @@ def test_confidence_commits_the_most_confident_first():
 
 def test_threshold_commits_at_least_one_per_step():
     ids, attention, slots = make_batch(rows=1)
-    out = sample(mock_logits, ids, attention, slots, MASK,
+    out = run(mock_logits, ids, attention, slots, MASK,
                  SamplerOptions(strategy="threshold", threshold=0.999), gens(1))
     assert all(len(step.committed[0]) >= 1 for step in out.steps)
     assert sum(len(step.committed[0]) for step in out.steps) == int(slots.sum())
@@ -65,16 +74,16 @@ def test_same_seed_same_output_and_other_seed_differs():
     ids, attention, slots = make_batch()
     opts = SamplerOptions(temperature=1.5)
     uniform = lambda i, a: torch.zeros(i.shape[0], i.shape[1], V)  # noqa: E731
-    a = sample(uniform, ids, attention, slots, MASK, opts, gens(2, seed=1)).ids
-    b = sample(uniform, ids, attention, slots, MASK, opts, gens(2, seed=1)).ids
-    c = sample(uniform, ids, attention, slots, MASK, opts, gens(2, seed=7)).ids
+    a = run(uniform, ids, attention, slots, MASK, opts, gens(2, seed=1)).ids
+    b = run(uniform, ids, attention, slots, MASK, opts, gens(2, seed=1)).ids
+    c = run(uniform, ids, attention, slots, MASK, opts, gens(2, seed=7)).ids
     assert torch.equal(a, b)
     assert not torch.equal(a, c)
 
 
 def test_temperature_zero_is_greedy():
     ids, attention, slots = make_batch(rows=1)
-    out = sample(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1))
+    out = run(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1))
     expected = torch.arange(30) % 40 + 5
     assert torch.equal(out.ids[0, 10:22], expected[10:22])
 
@@ -89,7 +98,7 @@ def test_banned_ids_and_mask_are_never_written():
         logits[..., 9] = 10.0
         return logits
 
-    out = sample(loves_mask, ids, attention, slots, MASK, SamplerOptions(), gens(1), banned_ids=[3])
+    out = run(loves_mask, ids, attention, slots, MASK, SamplerOptions(), gens(1), banned_ids=[3])
     assert set(out.ids[0, 10:22].tolist()) == {9}
 
 
@@ -103,7 +112,7 @@ def test_cancel_stops_before_the_next_step():
 
     ids, attention, slots = make_batch(rows=1)
     with pytest.raises(Cancelled):
-        sample(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1), cancel=Flag())
+        run(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1), cancel=Flag())
 
 
 def test_rescore_remasks_the_least_likely_visible_tokens():
@@ -111,7 +120,7 @@ def test_rescore_remasks_the_least_likely_visible_tokens():
     ids[0, 10:22] = torch.arange(10, 22) % 40 + 5  # what the mock model expects
     ids[0, 15] = 44  # one token the model finds unlikely
     rescore = slots.clone()
-    out = sample(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1),
+    out = run(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1),
                  rescore=rescore, rescore_fraction=[1 / 12])
     assert out.steps[0].remasked[0] == [15]
     assert out.ids[0, 15].item() == (15 % 40) + 5
@@ -147,7 +156,7 @@ def test_text_is_written_before_nulls_and_unsure_slots_stay_text():
         logits[:, 14:22, NULL] = 8.0   # P(null) ~ 1 here: nothing
         return logits
 
-    out = sample(short_text, ids, attention, slots, MASK, SamplerOptions(), gens(1), null_id=NULL)
+    out = run(short_text, ids, attention, slots, MASK, SamplerOptions(), gens(1), null_id=NULL)
     assert out.ids[0, 10:14].tolist() == [9] * 4
     assert out.ids[0, 14:22].tolist() == [NULL] * 8
     # Text first, one slot per step; then every remaining slot is null in one step.
@@ -168,7 +177,7 @@ def test_first_pass_decides_the_length_from_where_nulls_become_likely():
             logits[:, 13:22, NULL] = 2.9
         return logits
 
-    out = sample(null_after_three, ids, attention, slots, MASK, SamplerOptions(), gens(1),
+    out = run(null_after_three, ids, attention, slots, MASK, SamplerOptions(), gens(1),
                  null_id=NULL, slot_ranges=[[(10, 22)]])
     assert out.ids[0, 10:22].tolist() == [9, 9, 9] + [NULL] * 9
     assert set(out.steps[0].committed[0]) >= set(range(13, 22))

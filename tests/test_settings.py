@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -35,12 +36,13 @@ def test_precedence_defaults_pyproject_overrides(tmp_path):
     assert settings.hook_timeout == 30.0 and isinstance(settings.hook_timeout, float)
     assert settings.region_open == "BEGIN fill"
     assert settings.exclude == ("gen/*",)
-    assert settings.steps == 8 and settings.temperature == 1.0
+    assert settings.fill.steps == 8 and settings.fill.temperature == 1.0
     assert settings.seed == 0 and settings.region_close == "<<< infill"
 
     flags = argparse.Namespace(steps=3, seed=None, paths=["a.py"], write=True, exclude=["x"])
     settings = load_settings(tmp_path, flags)
-    assert settings.steps == 3  # the flag wins
+    assert settings.fill.steps == 3  # the flag wins
+    assert settings.fill.temperature == 1.0  # still from pyproject
     assert settings.seed == 0  # None means "not given"
     assert settings.exclude == ("x",)
     assert settings.region_open == "BEGIN fill"  # still from pyproject
@@ -69,6 +71,10 @@ def test_unknown_key_is_an_error_with_path_and_line(tmp_path):
         ("threshold = 1.5", "must be in (0, 1]"),
         ("hole = ''", "must not be empty"),
         ("steps =", "invalid TOML"),
+        ("temperature = nan", "must be a finite number, not nan"),
+        ("temperature = inf", "must be a finite number, not inf"),
+        ("strategy = 'greedy'", "must be one of confidence, threshold, margin"),
+        ("top-p = 0", "must be in (0, 1]"),
     ],
 )
 def test_bad_values(tmp_path, body, message):
@@ -82,6 +88,37 @@ def test_bad_values(tmp_path, body, message):
 def test_bad_override_is_an_error(tmp_path):
     with pytest.raises(InputError, match="option steps must be an integer"):
         load_settings(tmp_path, {"steps": "many"})
+    with pytest.raises(InputError, match="option temperature must be a finite number"):
+        load_settings(tmp_path, {"temperature": float("nan")})
+
+
+@pytest.mark.parametrize("body, line", [
+    ('[tool]\ninfill = "fast"\n', 2),
+    ('tool.infill = "fast"\n', 1),
+    ('name = "x"\ntool = 3\n', 2),
+])
+def test_tool_infill_that_is_not_a_table_is_an_error_at_its_line(tmp_path, body, line):
+    (tmp_path / "pyproject.toml").write_text(body)
+    with pytest.raises(InputError) as caught:
+        load_settings(tmp_path)
+    assert caught.value.line == line and "[tool.infill] must be a table" in str(caught.value)
+    assert str(caught.value).startswith(f"{tmp_path / 'pyproject.toml'}:{line}: ")
+
+
+def test_unreadable_pyproject_is_an_input_error(tmp_path, monkeypatch):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.infill]\nseed = 1\n")
+    real = Path.read_text
+
+    def denied(self, *args, **kwargs):  # chmod 0 does not stop root, who runs CI here
+        if self == pyproject:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", denied)
+    with pytest.raises(InputError) as caught:
+        load_settings(tmp_path)
+    assert str(caught.value) == f"{pyproject}: cannot read it: Permission denied"
 
 
 def test_hole_patterns():

@@ -84,5 +84,8 @@ class Denoiser:
         ids.discard(self.null_id)
         return sorted(i for i in ids if i is not None and i >= 0)
 
-    def logits(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:  # (B, L, V)
+    def logits(self, ids: torch.Tensor, attention: torch.Tensor,
+               wanted: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, V) logits for ``ids`` (B, L). ``wanted`` (B, L, bool), when given, marks the
+        positions that will be read; a backend may leave the others uncomputed."""
         raise NotImplementedError

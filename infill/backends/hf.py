@@ -26,7 +26,8 @@ INFILL_CONFIG = "infill_config.json"
 class HFDenoiser(Denoiser):
     model: torch.nn.Module
 
-    def logits(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:
+    def logits(self, ids: torch.Tensor, attention: torch.Tensor,
+               wanted: torch.Tensor | None = None) -> torch.Tensor:
         with torch.inference_mode():
             out = self.model(input_ids=ids.to(self.device), attention_mask=attention.to(self.device))
         logits = out.logits if hasattr(out, "logits") else out[0]

@@ -32,8 +32,8 @@ def _hook(args: argparse.Namespace) -> int:
     root = repo_root(Path.cwd())
     overrides = {k: v for k, v in vars(args).items() if k not in ("files", "command", "check")}
     settings = load_settings(root, overrides)
-    options: dict[str, Any] = settings.sampler_options()
-    options.update(language=settings.language, seed=settings.seed)
+    options: dict[str, Any] = {"options": settings.fill, "language": settings.language,
+                               "seed": settings.seed}
 
     return run_hook(
         args.files,

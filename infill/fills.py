@@ -1,0 +1,223 @@
+"""The fill stage: from the sampler's final ids to texts, ranked candidates and frames.
+
+Pure functions over plain values (token ids as lists of ints, spans, step records), so each
+is testable on its own: ``read_fill`` turns one span's slots into text and scores,
+``make_candidate`` splices a candidate's fills into the text, ``rank_candidates`` orders
+candidates (parse errors, then mean log-probability), and ``make_frame`` / ``replay_frames``
+build the trajectory from step records (DESIGN section 6). No torch: the engine converts
+tensors to lists before calling in; tokenizer and grammar are passed as functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+from infill.canvas import SlotGroup
+from infill.markers import Span, splice
+from infill.options import FillOptions
+from infill.trajectory import KEPT, MASKED, NEW, REMASKED, Frame, Slot
+
+
+@dataclass(frozen=True)
+class SpanFill:
+    """What went into one span. ``start``/``end`` locate the fill in ``FillResult.text``."""
+
+    text: str
+    confidence: float
+    start: int
+    end: int
+    kind: str
+    line: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    spans: tuple[SpanFill, ...]
+    score: float                # mean log-probability of the committed tokens
+    parse_errors: int | None    # tree-sitter ERROR/MISSING nodes; None without a grammar
+
+
+@dataclass(frozen=True)
+class FillResult:
+    text: str
+    spans: tuple[SpanFill, ...]
+    candidates: tuple[Candidate, ...]
+    trajectory: tuple[Frame, ...]
+    score: float
+    parse_errors: int | None
+    forward_passes: int
+    elapsed: float
+    language: str
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    path: str
+    backend: str
+    device: str
+    parameters: int
+    max_context: int
+    defaults: dict
+
+
+class FillerLike(Protocol):
+    """What the front doors need of a filler: ``infill.engine.Filler``, or a test's fake.
+    Pure, so the editor can name the type without importing torch."""
+
+    info: ModelInfo
+
+    def fill_spans(self, text: str, spans: Sequence[Span], language: str | None = None,
+                   seed: int = 0, *, path: str | None = None, options: FillOptions | None = None,
+                   on_frame: Callable[[Frame], None] | None = None,
+                   cancel: Any = None) -> FillResult: ...
+
+
+@dataclass(frozen=True)
+class Fill:
+    """One span's slots read back: its text and scores."""
+
+    text: str
+    confidence: float
+    logp_sum: float
+    n: int
+    tokens: int
+    full: bool  # every slot held a token: the budget may have been too small
+
+
+def read_fill(token_ids: Sequence[int], confidence: Sequence[float], logprob: Sequence[float],
+              span: Span, null_id: int | None, decode: Callable[[list[int]], str]) -> Fill:
+    """The text of one span's slots (nulls dropped, the span's line cap and block newline
+    applied) and its scores: confidence is the mean over text tokens (over every slot when
+    there are none), ``logp_sum`` is over every slot, nulls included."""
+    kept = [i for i, t in enumerate(token_ids) if t != null_id]
+    text = shape_text(decode([token_ids[i] for i in kept]), span)
+    if kept:
+        mean = sum(confidence[i] for i in kept) / len(kept)
+    else:
+        mean = sum(confidence) / len(confidence) if confidence else 0.0
+    return Fill(text, mean, sum(logprob), len(logprob), len(kept),
+                bool(token_ids) and token_ids[-1] != null_id)
+
+
+def shape_text(text: str, span: Span) -> str:
+    """Apply the span's line cap, and end a block fill with its newline."""
+    if span.max_lines:
+        lines = text.split("\n")
+        text = "\n".join(lines[:span.max_lines])
+        if span.max_lines == 1:
+            text = text.rstrip("\n")
+    if span.block:
+        text = text.rstrip("\n")
+        text = text + "\n" if text else ""
+    return text
+
+
+def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills: Sequence[Fill],
+                   count_errors: Callable[[str], int | None]) -> Candidate:
+    """``fills`` (one per span of the sorted ``spans``) spliced into ``text``; the spans are
+    reported in the caller's order (``order[i]`` is the caller's index of sorted span i)."""
+    new_text = splice(text, spans, [f.text for f in fills])
+    located, shift = [], 0
+    for s, f in zip(spans, fills):
+        start = s.start + shift
+        located.append(SpanFill(f.text, f.confidence, start, start + len(f.text), s.kind, s.line,
+                                f.tokens))
+        shift += len(f.text) - (s.end - s.start)
+    n = sum(f.n for f in fills)
+    score = sum(f.logp_sum for f in fills) / n if n else 0.0
+    inverse = {orig: pos for pos, orig in enumerate(order)}
+    spans_out = tuple(located[inverse[i]] for i in range(len(order)))
+    return Candidate(new_text, spans_out, score, count_errors(new_text))
+
+
+def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None) -> list[int]:
+    """Indices of the distinct candidates, best first: a candidate that parses worse than
+    the original (``base_errors``) ranks below every one that does not, then by mean
+    log-probability; of identical texts the better-ranked one is kept."""
+    def worse(errors: int | None) -> bool:
+        return errors is not None and base_errors is not None and errors > base_errors
+
+    ranked = sorted(range(len(candidates)),
+                    key=lambda k: (worse(candidates[k].parse_errors), -candidates[k].score))
+    unique: list[int] = []
+    for k in ranked:
+        if all(candidates[k].text != candidates[j].text for j in unique):
+            unique.append(k)
+    return unique
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    """One sampler row seen by the frame builder: its slot groups and current state."""
+
+    groups: tuple[SlotGroup, ...]
+    ids: Sequence[int]
+    confidence: Sequence[float]
+    committed: frozenset[int] = frozenset()   # positions written at this step
+    remasked: frozenset[int] = frozenset()    # positions masked again at this step
+
+
+def make_frame(rows: Sequence[FrameRow], order: Sequence[int], step: int, round_: int,
+               elapsed: float, mask_id: int, null_id: int | None,
+               piece: Callable[[int], str]) -> Frame:
+    """The slots of ``rows`` at one step; ``Slot.span`` is the caller's span index."""
+    slots: list[Slot] = []
+    for row in rows:
+        for g in row.groups:
+            span = order[g.span]
+            for pos in range(g.offset, g.offset + g.length):
+                token = row.ids[pos]
+                if pos in row.remasked:
+                    slots.append(Slot(span, "", REMASKED, 0.0))
+                elif token == mask_id:
+                    slots.append(Slot(span, "", MASKED, 0.0))
+                else:
+                    is_null = token == null_id
+                    slots.append(Slot(span, "" if is_null else piece(token),
+                                      NEW if pos in row.committed else KEPT,
+                                      float(row.confidence[pos]), is_null))
+    slots.sort(key=lambda s: s.span)  # stable: slot order within a span is kept
+    return Frame(step, tuple(slots), round_, elapsed)
+
+
+@dataclass(frozen=True)
+class StepView:
+    """A sampler step record, reduced to what replay needs (per row of the batch)."""
+
+    step: int
+    committed: Sequence[Sequence[int]]
+    remasked: Sequence[Sequence[int]]
+
+
+def replay_frames(steps: Sequence[StepView], rows: Sequence[int],
+                  groups: Sequence[tuple[SlotGroup, ...]], final_ids: Sequence[Sequence[int]],
+                  confidence: Sequence[Sequence[float]], order: Sequence[int], round_: int,
+                  elapsed: float, mask_id: int, null_id: int | None,
+                  piece: Callable[[int], str]) -> list[Frame]:
+    """Frames of batch ``rows`` rebuilt from the step records and the final ids: at each
+    step, every slot committed at a later step is still masked."""
+    commit_step = {b: {} for b in rows}
+    for record in steps:
+        for b in rows:
+            if record.committed:
+                for pos in record.committed[b]:
+                    commit_step[b][pos] = record.step
+    frames = []
+    for record in steps:
+        views = []
+        for b in rows:
+            ids = list(final_ids[b])
+            for g in groups[b]:
+                for pos in range(g.offset, g.offset + g.length):
+                    if commit_step[b].get(pos, 0) > record.step:
+                        ids[pos] = mask_id
+            views.append(FrameRow(groups[b], ids, confidence[b],
+                                  frozenset(record.committed[b]) if record.committed else frozenset(),
+                                  frozenset(record.remasked[b]) if record.remasked else frozenset()))
+        frames.append(make_frame(views, order, record.step, round_, elapsed, mask_id, null_id,
+                                 piece))
+    return frames
