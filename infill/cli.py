@@ -18,6 +18,7 @@ import traceback
 from typing import Sequence
 
 from infill import __version__
+from infill.backends import BACKENDS
 from infill.errors import InfillError
 from infill.options import add_option_flags
 
@@ -32,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _model_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="checkpoint directory or cached model id (default: the house model)")
-    p.add_argument("--backend", choices=("hf-mlm", "llada", "dream"), help="override backend detection")
+    p.add_argument("--backend", choices=tuple(BACKENDS), help="override backend detection")
     p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="where the model runs")
     p.add_argument("--trust-remote-code", action="store_true", help="allow LLaDA/Dream model code")
 

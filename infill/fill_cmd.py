@@ -103,23 +103,23 @@ def run_fill(args: argparse.Namespace) -> int:
 def run_models(args: argparse.Namespace) -> int:
     """The bundled house model and the checkpoints in the local Hugging Face cache that a
     backend can run, with their default settings."""
-    from infill.backends import default_model_path, find_cached_models
+    from infill.backends import BACKENDS, default_model_path, find_cached_models
+    from infill.config import load_config
 
     path = default_model_path()
     if path is None:
         print("house model: not found (models/house is missing; see docs/TRAINING.md)")
     else:
-        meta_file = path / "infill_config.json"
-        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-        training = meta.get("training", {})
+        config = load_config(path)
+        training = config.training if config else {}
         print(f"house model (default): {path}")
-        print(f"  backend hf-mlm, context {meta.get('max_context', '?')} tokens, "
+        print(f"  backend hf-mlm, context {(config and config.max_context) or '?'} tokens, "
               f"{training.get('tokens_seen', '?')} training tokens")
-        print(f"  sampler defaults: {json.dumps(meta.get('sampler', {}))}")
+        print(f"  sampler defaults: {json.dumps(config.sampler if config else {})}")
     cached = find_cached_models()
     print(f"local Hugging Face cache: {len(cached)} checkpoint(s) a backend can run")
     for name, backend, where in cached:
-        extra = " (needs --trust-remote-code)" if backend in ("llada", "dream") else ""
+        extra = " (needs --trust-remote-code)" if BACKENDS[backend].needs_remote_code else ""
         print(f"  {name}: backend {backend}{extra}  {where}")
     return 0 if path is not None or cached else 2
 

@@ -8,8 +8,9 @@ quality.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from infill.config import InfillConfig
 
 SPECIALS = ["<mask>", "<null>", "<bos>", "<eos>", "<pad>"]
 LANGS = ["python", "javascript", "typescript", "c", "cpp", "rust", "go", "markdown", "rst", "unknown"]
@@ -66,15 +67,14 @@ def make_tiny_model(directory: str | Path, seed: int = 0, vocab_size: int = 400,
     )
     model = ModernBertForMaskedLM(config)
     model.save_pretrained(out, safe_serialization=True)
-    meta = {
-        "format": 1, "mask_id": ids["<mask>"], "null_id": ids["<null>"], "bos_id": ids["<bos>"],
-        "eos_id": ids["<eos>"], "pad_id": ids["<pad>"],
-        "language_ids": {name: ids[f"<lang:{name}>"] for name in LANGS},
-        "extensions": {".py": "python", ".js": "javascript", ".rs": "rust", ".go": "go", ".md": "markdown"},
-        "max_context": max_context, "replaced_token_detection": False,
-        "sampler": {"strategy": "confidence", "temperature": 0.0, "threshold": 0.9,
-                    "hole_budget": 12, "line_budget": 8},
-        "training": {"tokens_seen": 0, "notes": "random weights, for tests"},
-    }
-    (out / "infill_config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    InfillConfig(
+        mask_id=ids["<mask>"], null_id=ids["<null>"], bos_id=ids["<bos>"],
+        eos_id=ids["<eos>"], pad_id=ids["<pad>"],
+        language_ids={name: ids[f"<lang:{name}>"] for name in LANGS},
+        extensions={".py": "python", ".js": "javascript", ".rs": "rust", ".go": "go", ".md": "markdown"},
+        max_context=max_context, replaced_token_detection=False,
+        sampler={"strategy": "confidence", "temperature": 0.0, "threshold": 0.9,
+                 "hole_budget": 12, "line_budget": 8},
+        training={"tokens_seen": 0, "notes": "random weights, for tests"},
+    ).save(out)
     return out

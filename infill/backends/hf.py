@@ -6,25 +6,26 @@
 - ``llada``: LLaDA-family models (remote code, mask id 126336, logits not shifted).
 - ``dream``: Dream, Dream-Coder, DiffuCoder, DreamOn (remote code, mask id 151666, shifted).
 
-Weights are only ever read from disk (``local_files_only=True``).
+Weights are only ever read from disk (``local_files_only=True``). The registry entries that
+name these loaders are in ``infill/backends/__init__.py``.
 """
 
 from __future__ import annotations
 
-import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from infill.backends import Backend
 from infill.backends.base import Denoiser, TextCodec
+from infill.config import InfillConfig
 from infill.errors import ModelError
 
-INFILL_CONFIG = "infill_config.json"
-
-
+@dataclass
 class HFDenoiser(Denoiser):
-    model: torch.nn.Module
+    model: Any = None  # the transformers module, in eval mode on ``device``
 
     def logits(self, ids: torch.Tensor, attention: torch.Tensor,
                wanted: torch.Tensor | None = None) -> torch.Tensor:
@@ -34,67 +35,51 @@ class HFDenoiser(Denoiser):
         return logits.float().cpu()
 
 
-def detect_backend(path: Path) -> str:
-    """``hf-mlm``, ``llada`` or ``dream`` from ``config.json`` (infill_config.json wins)."""
-    if (path / INFILL_CONFIG).is_file():
-        return "hf-mlm"
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"no readable config.json ({exc.__class__.__name__})", path=str(path)) from exc
-    kind = " ".join([str(config.get("model_type", ""))] + list(config.get("architectures") or [])).lower()
-    if "llada" in kind:
-        return "llada"
-    if "dream" in kind:
-        return "dream"
-    return "hf-mlm"
+def load_masked_lm(path: Path, device: str, backend: Backend, config: InfillConfig | None, *,
+                   trust_remote_code: bool = False) -> HFDenoiser:
+    """Any ``AutoModelForMaskedLM``; ``infill_config.json`` (the house model) supplies the null,
+    bos, eos and language header ids and the recommended sampler settings. Without it the
+    tokenizer's CLS/SEP frame the canvas and fills have exactly their budget's length."""
+    from transformers import AutoModelForMaskedLM
+
+    tokenizer, model = _load(path, device, AutoModelForMaskedLM, trust_remote_code)
+    mask = config.mask_id if config else tokenizer.mask_token_id
+    if mask is None:
+        raise ModelError("the tokenizer has no mask token; this is not a masked LM", path=str(path))
+    bos = config.bos_id if config else tokenizer.cls_token_id
+    eos = config.eos_id if config else tokenizer.sep_token_id
+    null = config.null_id if config else None
+    return _denoiser(path, device, backend, config, tokenizer, model, mask, null, bos, eos, False)
 
 
-def pick_device(device: str) -> str:
-    if device != "auto":
-        if device == "cuda" and not torch.cuda.is_available():
-            raise ModelError("--device cuda: no CUDA device is available (use --device cpu)")
-        if device == "mps" and not torch.backends.mps.is_available():
-            raise ModelError("--device mps: MPS is not available (use --device cpu)")
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
+def load_remote_dllm(path: Path, device: str, backend: Backend, config: InfillConfig | None, *,
+                     trust_remote_code: bool = True) -> HFDenoiser:
+    """A diffusion LLM through its own remote code (``backend.settings``: ``mask_id``,
+    ``shifted``); EOS is its "nothing here" token."""
+    from transformers import AutoModel
+
+    tokenizer, model = _load(path, device, AutoModel, trust_remote_code, model_code=True)
+    eos = config.eos_id if config and config.eos_id is not None else tokenizer.eos_token_id
+    null = config.null_id if config and config.null_id is not None else eos
+    bos = config.bos_id if config else None
+    return _denoiser(path, device, backend, config, tokenizer, model,
+                     int(backend.settings["mask_id"]), null, bos, eos,
+                     bool(backend.settings.get("shifted", False)))
 
 
-def set_cpu_threads() -> None:
-    """Leave a core free on the CPU: the editor's UI and the OS need one, and OpenMP threads
-    that compete for a busy core spin-wait (measured here: a 2-thread fill on a loaded 2-core
-    machine ran 25x slower than a 1-thread one). ``INFILL_THREADS`` overrides."""
-    wanted = os.environ.get("INFILL_THREADS")
-    threads = int(wanted) if wanted and wanted.isdigit() else max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(threads)
-
-
-def load_hf(path: Path, backend: str, device: str, trust_remote_code: bool) -> HFDenoiser:
-    from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer
+def _load(path: Path, device: str, auto_class: Any, trust_remote_code: bool,
+          model_code: bool = False):
+    from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-
-    device = pick_device(device)
-    if device == "cpu":
-        set_cpu_threads()
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    if backend in ("llada", "dream") and not trust_remote_code:
-        raise ModelError(f"{backend} models run their own code: pass --trust-remote-code "
-                         "(or trust_remote_code=True) if you trust this checkpoint", path=str(path))
+    remote = {"trust_remote_code": True} if model_code else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True,
                                                   trust_remote_code=trust_remote_code)
-        if backend == "hf-mlm":
-            model = AutoModelForMaskedLM.from_pretrained(path, local_files_only=True, dtype=dtype)
-        else:
-            model = AutoModel.from_pretrained(path, local_files_only=True, dtype=dtype,
-                                              trust_remote_code=True)
+        model = auto_class.from_pretrained(path, local_files_only=True, dtype=dtype, **remote)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model: {str(exc).splitlines()[0]}", path=str(path)) from exc
     try:
@@ -102,33 +87,19 @@ def load_hf(path: Path, backend: str, device: str, trust_remote_code: bool) -> H
     except torch.OutOfMemoryError as exc:
         raise ModelError(f"out of {device} memory loading the model (try --device cpu)",
                          path=str(path)) from exc
+    return tokenizer, model
 
-    meta = {}
-    if (path / INFILL_CONFIG).is_file():
-        meta = json.loads((path / INFILL_CONFIG).read_text())
-    codec = TextCodec(tokenizer)
-    config = model.config
-    mask_id = meta.get("mask_id", tokenizer.mask_token_id)
-    if backend == "llada":
-        mask_id = 126336
-    elif backend == "dream":
-        mask_id = 151666
-    if mask_id is None:
-        raise ModelError("the tokenizer has no mask token; this is not a masked LM", path=str(path))
-    bos = meta.get("bos_id", tokenizer.cls_token_id if backend == "hf-mlm" else None)
-    eos = meta.get("eos_id", tokenizer.sep_token_id if backend == "hf-mlm" else tokenizer.eos_token_id)
-    pad = meta.get("pad_id", tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0))
-    # Without an infill config, EOS is the "nothing here" token (Dream, LLaDA) or there is
-    # none (plain masked LMs: fills have exactly the budget's length).
-    null = meta.get("null_id", eos if backend in ("llada", "dream") else None)
-    max_context = int(meta.get("max_context") or getattr(config, "max_position_embeddings", 512) or 512)
-    denoiser = HFDenoiser(
-        name=path.name, codec=codec, mask_id=int(mask_id), null_id=null, bos_id=bos, eos_id=eos,
-        pad_id=int(pad), max_context=min(max_context, 4096), shifted_logits=backend == "dream",
-        language_ids=dict(meta.get("language_ids", {})), defaults=dict(meta.get("sampler", {})),
-        device=device, backend=backend, path=str(path),
-        parameters=sum(p.numel() for p in model.parameters()),
-        scores_visible=bool(meta.get("replaced_token_detection", False)),
-    )
-    denoiser.model = model
-    return denoiser
+
+def _denoiser(path, device, backend, config, tokenizer, model, mask, null, bos, eos,
+              shifted) -> HFDenoiser:
+    pad = config.pad_id if config and config.pad_id is not None else (
+        tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0))
+    max_context = int((config.max_context if config else None)
+                      or getattr(model.config, "max_position_embeddings", 512) or 512)
+    return HFDenoiser(
+        name=path.name, codec=TextCodec(tokenizer), mask_id=int(mask), null_id=null, bos_id=bos,
+        eos_id=eos, pad_id=int(pad), max_context=min(max_context, 4096), shifted_logits=shifted,
+        language_ids=dict(config.language_ids) if config else {},
+        defaults=config.defaults() if config else {}, device=device, backend=backend.name,
+        path=str(path), parameters=sum(p.numel() for p in model.parameters()),
+        scores_visible=bool(config and config.replaced_token_detection), model=model)

@@ -9,10 +9,11 @@ file is ordinary bytes, and special tokens are only ever inserted by id (CONTRAC
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from infill.config import InfillConfig
 
 LANGUAGES = ("python", "javascript", "typescript", "c", "cpp", "rust", "go", "markdown", "rst", "unknown")
 SPECIAL_TOKENS = ("<mask>", "<null>", "<bos>", "<eos>", "<pad>") + tuple(f"<lang:{name}>" for name in LANGUAGES)
@@ -131,7 +132,5 @@ def write_infill_config(out_dir: str | Path, tokenizer, **fields: Any) -> Path:
         "training": {"tokens_seen": 0, "corpus": "", "notes": ""},
     }
     config.update(fields)
-    path = Path(out_dir) / "infill_config.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-    return path
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return InfillConfig.from_dict(config).save(out_dir)  # validated: a bad id fails here
