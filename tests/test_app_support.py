@@ -11,8 +11,8 @@ import threading
 import time
 
 from infill.errors import Cancelled
-from infill.fills import Candidate, FillerLike, FillResult, ModelInfo, SpanFill
-from infill.markers import Span, splice
+from infill.fills import Candidate, Fill, FillerLike, FillResult, ModelInfo, make_candidate
+from infill.markers import Span
 from infill.options import FillOptions
 from infill.trajectory import KEPT, MASKED, NEW, Frame, Slot
 
@@ -105,12 +105,7 @@ class FakeFiller:
                           None, self.steps, 0.5, language or "python")
 
     def _candidate(self, text: str, ordered: list[Span], k: int, seed: int) -> Candidate:
-        fills = [self._fill_for(i, k, seed) for i in range(len(ordered))]
-        new_text = splice(text, ordered, fills)
-        located, shift = [], 0
-        for i, (span, fill) in enumerate(zip(ordered, fills)):
-            start = span.start + shift
-            located.append(SpanFill(fill, (0.95, 0.6, 0.3)[i % 3], start, start + len(fill),
-                                        span.kind, span.line, len(_tokens(fill))))
-            shift += len(fill) - (span.end - span.start)
-        return Candidate(new_text, tuple(located), -0.5 - k, None)
+        """Spliced and located by the engine's own fill stage (no offset arithmetic here)."""
+        fills = [Fill(fill, (0.95, 0.6, 0.3)[i % 3], -0.5 - k, 1, len(_tokens(fill)), False)
+                 for i, fill in enumerate(self._fill_for(i, k, seed) for i in range(len(ordered)))]
+        return make_candidate(text, ordered, range(len(ordered)), fills, lambda new_text: None)
