@@ -17,13 +17,14 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-# File extension -> language name (the names the code views use).
+from infill.languages import EXTENSIONS as ENGINE_EXTENSIONS
+
+# File extension -> language name (the names the code views use): the engine's table
+# (``infill.languages.EXTENSIONS``), TSX apart (its own grammar), and the formats the views
+# highlight but the engine does not name.
 EXTENSIONS = {
-    ".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript",
-    ".cjs": "javascript", ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript",
-    ".cts": "typescript", ".tsx": "tsx", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp",
-    ".cxx": "cpp", ".hpp": "cpp", ".hh": "cpp", ".hxx": "cpp", ".rs": "rust", ".go": "go",
-    ".md": "markdown", ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
+    **ENGINE_EXTENSIONS, ".tsx": "tsx",
+    ".json": "json", ".toml": "toml", ".yaml": "yaml", ".yml": "yaml",
     ".html": "html", ".htm": "html", ".css": "css", ".sh": "bash", ".bash": "bash",
     ".sql": "sql", ".java": "java", ".xml": "xml",
 }

@@ -23,6 +23,8 @@ EXTENSIONS: dict[str, str] = {
 }
 
 LANGUAGES = ("python", "javascript", "typescript", "c", "cpp", "rust", "go", "markdown", "rst")
+# The house model's language header tokens, in token-id order (``<lang:python>`` first).
+HEADER_LANGUAGES = (*LANGUAGES, UNKNOWN)
 
 _SHEBANGS = {"python": "python", "node": "javascript", "deno": "typescript"}
 

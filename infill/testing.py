@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from infill.config import InfillConfig
+from infill.languages import HEADER_LANGUAGES
 
 SPECIALS = ["<mask>", "<null>", "<bos>", "<eos>", "<pad>"]
-LANGS = ["python", "javascript", "typescript", "c", "cpp", "rust", "go", "markdown", "rst", "unknown"]
+LANGS = list(HEADER_LANGUAGES)
 
 _TRAINING_TEXT = """def add(a, b):
     return a + b

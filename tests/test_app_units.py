@@ -220,3 +220,15 @@ def test_the_editor_docs_list_every_key():
     doc = (Path(__file__).parent.parent / "docs" / "EDITOR.md").read_text()
     for key in KEYS:
         assert f"| `{display(key.keys)}` |" in doc and key.title in doc, key
+
+
+def test_one_extension_table_for_the_engine_the_views_and_training():
+    from infill import languages as engine
+    from infill.app import languages as views
+    from infill.training import corpus_sources, tokenizer
+
+    for ext, lang in engine.EXTENSIONS.items():
+        assert views.ENGINE_NAMES.get(views.EXTENSIONS[ext], views.EXTENSIONS[ext]) == lang
+    for table in (tokenizer.EXTENSIONS, corpus_sources.EXTENSIONS):
+        assert all(engine.EXTENSIONS[ext] == lang for ext, lang in table.items())
+    assert tokenizer.LANGUAGES == engine.HEADER_LANGUAGES

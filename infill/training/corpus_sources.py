@@ -30,12 +30,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from infill.training import licences
+from infill.training.tokenizer import EXTENSIONS  # languages from the one table, infill.languages
 
-EXTENSIONS = {
-    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".ts": "typescript",
-    ".tsx": "typescript", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp",
-    ".rs": "rust", ".go": "go", ".md": "markdown", ".rst": "rst",
-}
 _SKIP_DIRS = {"__pycache__", ".git", "node_modules", "site-packages", "dist-packages"}
 _LICENCE_FILES = re.compile(r"^(LICEN[CS]E|COPYING|COPYRIGHT)([-._].*)?$", re.IGNORECASE)
 

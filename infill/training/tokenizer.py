@@ -14,15 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from infill.config import InfillConfig
+from infill.languages import EXTENSIONS as LANGUAGE_OF
+from infill.languages import HEADER_LANGUAGES
 
-LANGUAGES = ("python", "javascript", "typescript", "c", "cpp", "rust", "go", "markdown", "rst", "unknown")
+LANGUAGES = HEADER_LANGUAGES  # one table: infill.languages
 SPECIAL_TOKENS = ("<mask>", "<null>", "<bos>", "<eos>", "<pad>") + tuple(f"<lang:{name}>" for name in LANGUAGES)
 
-EXTENSIONS = {
-    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".ts": "typescript",
-    ".tsx": "typescript", ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp",
-    ".hpp": "cpp", ".rs": "rust", ".go": "go", ".md": "markdown", ".rst": "rst",
-}
+# The extensions the corpus takes (training's choice); their languages come from the one
+# table in infill.languages.
+EXTENSIONS = {ext: LANGUAGE_OF[ext] for ext in (
+    ".py", ".js", ".mjs", ".ts", ".tsx", ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".go", ".md",
+    ".rst")}
 DEFAULT_SAMPLER = {"strategy": "confidence", "temperature": 0.0, "threshold": 0.9,
                    "hole_budget": 48, "line_budget": 24}
 
