@@ -116,6 +116,10 @@ def run_models(args: argparse.Namespace) -> int:
         print(f"  backend hf-mlm, context {(config and config.max_context) or '?'} tokens, "
               f"{training.get('tokens_seen', '?')} training tokens")
         print(f"  sampler defaults: {json.dumps(config.sampler if config else {})}")
+    print("backends (--backend):")
+    for spec in BACKENDS.values():
+        extra = ", needs --trust-remote-code" if spec.needs_remote_code else ""
+        print(f"  {spec.name}: {spec.summary}{extra}")
     cached = find_cached_models()
     print(f"local Hugging Face cache: {len(cached)} checkpoint(s) a backend can run")
     for name, backend, where in cached:

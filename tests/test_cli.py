@@ -177,6 +177,9 @@ def test_models_lists_runnable_checkpoints_in_the_local_cache(tmp_path, monkeypa
     assert "Dream-org/Dream-v0-Base-7B: backend dream" in out
     assert "answerdotai/ModernBERT-base: backend hf-mlm" in out
     assert "gpt2" not in out
+    from infill.backends import BACKENDS
+
+    assert all(f"  {name}: {b.summary}" in out for name, b in BACKENDS.items())
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
