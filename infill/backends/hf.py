@@ -20,6 +20,7 @@ import torch
 
 from infill.backends import Backend
 from infill.backends.base import Denoiser, TextCodec
+from infill.backends.trust import refuse_remote_code
 from infill.config import InfillConfig
 from infill.errors import ModelError
 
@@ -75,11 +76,14 @@ def _load(path: Path, device: str, auto_class: Any, trust_remote_code: bool,
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    remote = {"trust_remote_code": True} if model_code else {}
+    # Before transformers sees the directory: code shipped with it (auto_map, an unknown
+    # model_type) is refused unless the user trusts it, and transformers never asks on stdin.
+    refuse_remote_code(path, "", trust_remote_code)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True,
                                                   trust_remote_code=trust_remote_code)
-        model = auto_class.from_pretrained(path, local_files_only=True, dtype=dtype, **remote)
+        model = auto_class.from_pretrained(path, local_files_only=True, dtype=dtype,
+                                           trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the model: {str(exc).splitlines()[0]}", path=str(path)) from exc
     try:
