@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -19,10 +20,11 @@ from typing import Sequence
 
 from infill import __version__
 from infill.backends import BACKENDS
-from infill.errors import InfillError
+from infill.errors import InfillError, Interrupted
 from infill.options import add_option_flags
 
 EXIT_OK, EXIT_MARKERS, EXIT_ERROR, EXIT_BUG, EXIT_INTERRUPT = 0, 1, 2, 3, 130
+EXIT_TERMINATED = 143  # SIGTERM, as a shell reports a process it ended
 
 
 class _Parser(argparse.ArgumentParser):
@@ -116,23 +118,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return EXIT_ERROR
+    from infill.signals import Terminated, terminate_as_interrupt
+
+    terminate_as_interrupt()  # SIGTERM runs the same clean-up as Ctrl-C
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return code
     except InfillError as exc:
         print(f"infill: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("infill: interrupted; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPT
+    except KeyboardInterrupt as exc:
+        message = str(exc) if isinstance(exc, Interrupted) and str(exc) else (
+            "interrupted; nothing was written")
+        print(f"infill: {message}", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPT
     except BrokenPipeError:
+        # The reader went away (``| head``): the output is incomplete, so this is not a
+        # success a CI gate may take for one. No traceback, and nothing more on stdout.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        _say("infill: output closed early (broken pipe)")
+        return EXIT_ERROR
     except Exception:  # noqa: BLE001 - the one place that turns a bug into exit 3
         fd, log = tempfile.mkstemp(prefix="infill-crash-", suffix=".log")
         with os.fdopen(fd, "w") as fh:
             traceback.print_exc(file=fh)
         print(f"infill: unexpected error; traceback written to {log}", file=sys.stderr)
         return EXIT_BUG
+
+
+def entry() -> None:
+    """The ``infill`` script and ``python -m infill``: ``main``, then a quiet exit.
+
+    Ctrl-C while the interpreter shuts down (flushing, joining threads, atexit) would print
+    a traceback and keep the exit code; from here on it ends the process with 130 at once.
+    """
+    code = main()
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = code or EXIT_ERROR
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(EXIT_INTERRUPT))
+    sys.exit(code)
+
+
+def _say(message: str) -> None:
+    try:
+        print(message, file=sys.stderr)
+    except OSError:
+        pass
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -168,4 +203,4 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

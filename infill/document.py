@@ -30,6 +30,7 @@ import fnmatch
 import hashlib
 import os
 import re
+import stat
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -113,15 +114,27 @@ def read_document(path: str | os.PathLike[str]) -> Document:
     """Read and decode the file at ``path`` (symlinks are followed)."""
     name = os.fspath(path)
     try:
-        with open(name, "rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            raw = handle.read()
+        # Non-blocking, so that opening a FIFO returns at once instead of waiting for a writer.
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise InputError("no such file", path=name) from None
     except IsADirectoryError:
         raise InputError("is a directory, not a file", path=name) from None
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror or error}", path=name) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise InputError("is a directory, not a file", path=name)
+        # /dev/zero never ends and a FIFO may never be written: neither is a file to fill.
+        raise InputError("not a regular file (a device, FIFO or socket); infill reads "
+                         "files, or '-' for stdin", path=name)
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read()
+        except OSError as error:
+            raise InputError(f"cannot read: {error.strerror or error}", path=name) from None
     return decode_document(raw, path=name, mode=mode)
 
 
@@ -302,7 +315,10 @@ def _walk(
                         yield from _walk(root, entry_rel, exclude, inner, entry_rel + "/")
                 else:
                     yield from _walk(root, entry_rel, exclude, ignore, base)
-            elif entry.is_file() and not _file_is_binary(entry.path):
+            elif entry.is_symlink():
+                # Not followed: a write through it could leave the directory that was named.
+                continue
+            elif entry.is_file(follow_symlinks=False) and not _file_is_binary(entry.path):
                 yield shown
         except OSError:
             continue

@@ -44,3 +44,7 @@ class ModelError(InfillError):
 
 class Cancelled(Exception):
     """A fill was cancelled by its caller (the editor's cancel key, Ctrl-C)."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) arrived; the message says what was written before it (exit 130)."""

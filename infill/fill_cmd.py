@@ -14,11 +14,13 @@ import os
 import sys
 from dataclasses import dataclass
 
-from infill.document import Document, decode_document, encode_text, iter_files, read_document
-from infill.errors import InfillError
+from infill.document import (Document, decode_document, encode_text, is_binary, iter_files,
+                             read_document)
+from infill.errors import InfillError, InputError, Interrupted
 from infill.markers import MarkedText, MarkerSyntax, find_markers, parse_markers
 from infill.patch import make_patch, apply_patch
 from infill.settings import Settings, load_settings
+from infill.signals import deferred_interrupts
 from infill.trajectory import write_jsonl
 
 
@@ -52,9 +54,18 @@ def run_fill(args: argparse.Namespace) -> int:
     settings = settings_for(args, first)
     syntax = settings.marker_syntax()
 
-    jobs = [_read_stdin(syntax)] if stdin_mode else list(_read_jobs(args.paths, settings, syntax))
+    if stdin_mode:
+        jobs, unreadable = [_read_stdin(syntax)], []
+    else:
+        jobs, unreadable = _read_jobs(args.paths, settings, syntax)
     if args.check:
-        return _check(jobs, syntax)
+        return _check(jobs, syntax, unreadable)
+    if unreadable:
+        for error in unreadable[:-1]:
+            print(f"infill: {error}", file=sys.stderr)
+        raise unreadable[-1]
+    if args.trajectory:
+        _check_trajectory_path(args.trajectory, jobs)
 
     todo = [job for job in jobs if job.marked.spans]
     results = {}
@@ -85,11 +96,7 @@ def run_fill(args: argparse.Namespace) -> int:
     patches = [make_patch(job.doc, results[id(job)].text, display_path=job.shown)
                for job in todo]
     if args.write:
-        for patch in patches:
-            apply_patch(patch)
-            if not args.quiet:
-                print(f"filled {patch.path}", file=sys.stderr)
-        return 0
+        return _write_patches(patches, args.quiet)
     if len(jobs) == 1 and not args.diff:
         job = jobs[0]
         text = results[id(job)].text if id(job) in results else job.doc.text
@@ -98,6 +105,59 @@ def run_fill(args: argparse.Namespace) -> int:
         return 0
     _print_diff("".join(p.diff for p in patches))
     return 0
+
+
+def _write_patches(patches: list, quiet: bool) -> int:
+    """Write every patch that can be written; name each failure; 2 if any failed.
+
+    One stale or read-only file does not stop the others. Each write runs with Ctrl-C held
+    back until it is over, so that an interrupted run knows exactly which files it wrote.
+    """
+    written: list[str] = []
+    failed: list[str] = []
+    try:
+        for patch in patches:
+            try:
+                with deferred_interrupts():  # a held Ctrl-C is raised after the bookkeeping
+                    apply_patch(patch)
+                    written.append(patch.path)
+            except InfillError as error:
+                print(f"infill: {error}", file=sys.stderr)
+                failed.append(patch.path)
+                continue
+            if not quiet:
+                print(f"filled {patch.path}", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        left = [p.path for p in patches if p.path not in written and p.path not in failed]
+        kind = type(interrupt) if isinstance(interrupt, Interrupted) else Interrupted
+        raise kind(_interrupted_message(written, left)) from None
+    if failed:
+        print(f"infill: {len(failed)} of {len(patches)} files not written: "
+              f"{', '.join(failed)}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _interrupted_message(written: list[str], left: list[str]) -> str:
+    if not written:
+        return "interrupted; nothing was written"
+    return (f"interrupted after writing {len(written)} file(s): {', '.join(written)}; "
+            f"not written: {', '.join(left) or 'none'}")
+
+
+def _check_trajectory_path(name: str, jobs: list[_Job]) -> None:
+    """Refuse a trajectory file that would overwrite an input, or that cannot be created."""
+    target = os.path.realpath(name)
+    for job in jobs:
+        if job.doc.path is not None and os.path.realpath(job.doc.path) == target:
+            raise InputError("--trajectory names an input file; choose another name",
+                             path=name)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise InputError(f"--trajectory: no such directory {os.path.dirname(name) or '.'}",
+                         path=name)
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise InputError("--trajectory: not a regular file", path=name)
 
 
 def run_models(args: argparse.Namespace) -> int:
@@ -134,23 +194,51 @@ def _read_stdin(syntax: MarkerSyntax) -> _Job:
 
 
 def _read_jobs(paths, settings: Settings, syntax: MarkerSyntax):
+    """The files to fill, and the errors of files under a directory that may hold markers.
+
+    An explicit file that cannot be read is an error at once. Under a directory, a file
+    that is not decodable text is skipped unless it seems to hold a marker (or cannot be
+    read at all, so nobody can tell): those are returned, for ``--check`` to fail on.
+    """
     explicit = {os.path.normpath(p) for p in paths if not os.path.isdir(p)}
+    jobs, unreadable = [], []
     for path in iter_files(paths, settings.exclude):
         try:
             doc = read_document(path)
-        except InfillError:
+        except InfillError as error:
             if os.path.normpath(path) in explicit:
                 raise
+            if _may_hold_marker(path, syntax):
+                unreadable.append(InputError(f"{error.reason}, and it may hold a marker",
+                                             path=error.path, line=error.line))
             continue  # found under a directory and not decodable text: not ours to fill
-        yield _Job(doc, parse_markers(doc.text, syntax, path), path)
+        jobs.append(_Job(doc, parse_markers(doc.text, syntax, path), path))
+    return jobs, unreadable
 
 
-def _check(jobs: list[_Job], syntax: MarkerSyntax) -> int:
+def _may_hold_marker(path: str, syntax: MarkerSyntax) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return True  # unreadable: it may
+    if is_binary(raw):
+        return False
+    text = raw.decode("utf-8", "replace")
+    return (syntax.region_open in text or syntax.region_close in text
+            or bool(syntax.hole_pattern().search(text)))
+
+
+def _check(jobs: list[_Job], syntax: MarkerSyntax, unreadable=()) -> int:
     left = 0
     for job in jobs:
         for hit in find_markers(job.doc.text, syntax):
             print(f"{job.shown}:{hit.line}:{hit.column}: {hit.kind} marker '{hit.text}'")
             left += 1
+    for error in unreadable:
+        print(f"infill: {error}", file=sys.stderr)
+    if unreadable:
+        return 2  # a file that may hold a marker could not be checked: 2 wins over 1
     return 1 if left else 0
 
 

@@ -55,7 +55,7 @@ class MarkerSyntax:
         The cap goes before the hole's trailing punctuation: ``<<FILL>>`` → ``<<FILL_3>>``.
         """
         stem, tail = split_hole(self.hole)
-        return re.compile(f"{re.escape(stem)}(?:_(?P<n>[0-9]+))?{re.escape(tail)}")
+        return re.compile(f"{re.escape(stem)}(?:_(?P<n>-?[0-9]+))?{re.escape(tail)}")
 
     def capped_hole(self, n: int) -> str:
         stem, tail = split_hole(self.hole)
@@ -175,7 +175,7 @@ def parse_markers(
             # Holes inside a region are part of it: the whole region is rewritten.
             piece = holes.sub("", raw_line) + newline
         else:
-            piece, line_spans = _take_holes(raw_line, holes, size, number)
+            piece, line_spans = _take_holes(raw_line, holes, size, number, path)
             spans.extend(line_spans)
             piece += newline
         out.append(piece)
@@ -187,7 +187,8 @@ def parse_markers(
     return MarkedText("".join(out), tuple(spans))
 
 
-def _take_holes(line: str, holes: re.Pattern[str], offset: int, number: int) -> tuple[str, list[Span]]:
+def _take_holes(line: str, holes: re.Pattern[str], offset: int, number: int,
+                path: str | None = None) -> tuple[str, list[Span]]:
     pieces: list[str] = []
     spans: list[Span] = []
     cursor = 0
@@ -196,6 +197,9 @@ def _take_holes(line: str, holes: re.Pattern[str], offset: int, number: int) -> 
         pieces.append(line[cursor:m.start()])
         length += m.start() - cursor
         cap = int(m.group("n")) if m.group("n") else None
+        if cap is not None and cap < 0:
+            raise InputError(f"'{m.group(0)}': a line cap must be a positive number of lines",
+                             path=path, line=number)
         if cap == 0:
             cap = None
         spans.append(Span(offset + length, offset + length, HOLE, max_lines=cap, line=number))

@@ -95,30 +95,37 @@ def make_patch(doc: Document, new_text: str, display_path: str | None = None) ->
     return Patch(path=doc.path, old_sha256=doc.sha256, new_bytes=new_bytes, diff=diff)
 
 
-def apply_patch(patch: Patch) -> None:
+def apply_patch(patch: Patch, *, within: str | os.PathLike[str] | None = None) -> None:
     """Write ``patch.new_bytes`` over ``patch.path`` atomically, if the file is unchanged.
 
     Raises ``StaleFileError`` when the file's bytes are not the ones the patch was made
-    from, and ``InputError`` when the file cannot be read or written; in every failure the
+    from (checked when it is opened and again just before the rename), and ``InputError``
+    when the file cannot be read or written, is read-only, or (with ``within``) resolves
+    through a symlink to a place outside the directory ``within``. In every failure the
     file is left as it was and no temporary file remains.
     """
     target = os.path.realpath(patch.path)
-    try:
-        with open(target, "rb") as handle:
-            current = handle.read()
-            info = os.fstat(handle.fileno())
-    except FileNotFoundError:
-        raise StaleFileError("no longer exists; nothing was written", path=patch.path) from None
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror or error}", path=patch.path) from None
+    if within is not None:
+        top = os.path.realpath(within)
+        if os.path.commonpath([top, target]) != top:
+            raise InputError(f"is a symbolic link to {target}, outside {within}; not written",
+                             path=patch.path)
+    current, info = _read_current(target, patch.path)
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file; not written", path=patch.path)
     if hashlib.sha256(current).hexdigest() != patch.old_sha256:
         raise StaleFileError(
             "changed on disk since it was read; nothing was written", path=patch.path
         )
+    if info.st_mode & 0o222 == 0 or not os.access(target, os.W_OK):
+        raise InputError("is read-only; not written (make it writable to fill it)",
+                         path=patch.path)
 
     directory, name = os.path.split(target)
+    _remove_stale_temporaries(directory, name)
     try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".infill", dir=directory)
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
+                                         dir=directory)
     except OSError as error:
         raise InputError(
             f"cannot write in {directory}: {error.strerror or error}", path=patch.path
@@ -133,6 +140,14 @@ def apply_patch(patch: Patch) -> None:
             os.chown(temporary, info.st_uid, info.st_gid)  # keeps a shared group, where allowed
         except (OSError, AttributeError):
             pass
+        # The fsync above takes milliseconds: an editor may have saved meanwhile. Look
+        # again, as late as possible; what is left is the time between this read and the
+        # rename (docs/GIT.md gives the measured figure).
+        again, _ = _read_current(target, patch.path)
+        if again != current:
+            raise StaleFileError(
+                "changed on disk while infill was writing it; nothing was written",
+                path=patch.path)
         os.replace(temporary, target)
     except BaseException as error:
         try:
@@ -145,6 +160,59 @@ def apply_patch(patch: Patch) -> None:
             ) from error
         raise
     _fsync_directory(directory)
+
+
+#: Temporary files are ``.NAME.PID.RANDOM.infill`` beside their target.
+TEMP_SUFFIX = ".infill"
+
+
+def _read_current(target: str, shown: str) -> tuple[bytes, os.stat_result]:
+    """The bytes and status of the file about to be replaced (never blocks on a FIFO)."""
+    try:
+        fd = os.open(target, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise StaleFileError("no longer exists; nothing was written", path=shown) from None
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror or error}", path=shown) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        return b"", info
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read(), info
+        except OSError as error:
+            raise InputError(f"cannot read: {error.strerror or error}", path=shown) from None
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Remove ``.NAME.PID.*.infill`` files whose process is gone (a SIGKILL mid-write)."""
+    prefix = f".{name}."
+    try:
+        entries = [e for e in os.listdir(directory)
+                   if e.startswith(prefix) and e.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry[len(prefix):].split(".", 1)[0]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        try:
+            os.unlink(os.path.join(directory, entry))
+        except OSError:
+            pass
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
 
 
 def _fsync_directory(directory: str) -> None:

@@ -374,8 +374,9 @@ def write_fill(file_diff: FileDiff, new_text: str) -> str:
         raise InputError(f"no text to fill ({file_diff.note or file_diff.status})",
                          path=file_diff.path)
     patch = make_patch(document, new_text, display_path=file_diff.path)
+    top = document.path[: -len(file_diff.path)] if document.path.endswith(file_diff.path) else None
     try:
-        apply_patch(patch)
+        apply_patch(patch, within=top or None)  # never through a link out of the work tree
     except StaleFileError as error:
         where = ("has unstaged changes (the fill was made from the staged version)"
                  if file_diff.source == INDEX else "changed on disk since the diff was loaded")

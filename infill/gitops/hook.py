@@ -324,7 +324,7 @@ def _write_all(
     with unstaged_changes_set_aside(root, dirty, patch_dir) as aside:
         for target in todo:
             try:
-                apply_patch(patches[target.path])
+                apply_patch(patches[target.path], within=root)  # no write through a link out
             except InfillError as error:
                 report.add(target.path, FAILED,
                            f"{error.at(target.path)} (not filled; the staged file keeps its "

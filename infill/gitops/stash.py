@@ -127,7 +127,7 @@ def _merge_back(
         return False
     try:
         apply_patch(Patch(path=str(root / path), old_sha256=hashlib.sha256(ours[0]).hexdigest(),
-                          new_bytes=proc.stdout, diff=""))
+                          new_bytes=proc.stdout, diff=""), within=root)
         os.chmod(root / path, stat.S_IMODE(theirs[1]))  # an unstaged chmod is a change too
     except (InfillError, OSError):
         return False
