@@ -283,3 +283,65 @@ def test_ctrl_c_at_exit_is_130_without_a_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
     assert proc.returncode == 130, proc.stderr
     assert b"Traceback" not in proc.stderr
+
+
+# ------------------------------------------------------------- hook and signals
+
+
+def _partially_staged_repo(git_env):
+    repo = git_env / "repo"
+    repo.mkdir()
+    g = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
+    g("init", "-q", "-b", "main")
+    body = "".join(f"line{i} = {i}\n" for i in range(20))
+    (repo / "a.py").write_text(body)
+    g("add", "a.py")
+    g("commit", "-q", "-m", "a")
+    staged_text = "x = __FILL__\n" + body
+    (repo / "a.py").write_text(staged_text)
+    g("add", "a.py")
+    user_text = staged_text.replace("line15 = 15", "line15 = 'my unstaged edit'")
+    (repo / "a.py").write_text(user_text)
+    return repo
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_changes_are_set_aside_loses_nothing(git_env, monkeypatch, signum):
+    import infill.gitops.stash as stash
+    from infill.signals import terminate_as_interrupt
+
+    repo = _partially_staged_repo(git_env)
+    real = stash.checkout_index
+
+    def checkout_then_signal(root, paths):
+        real(root, paths)
+        os.kill(os.getpid(), signum)  # right after the work tree lost the edit
+
+    monkeypatch.setattr(stash, "checkout_index", checkout_then_signal)
+    previous = signal.getsignal(signal.SIGTERM)
+    terminate_as_interrupt()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_hook(filler_factory=FakeFiller, repo_dir=repo, out=lambda line: None,
+                     environ={})
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    text = (repo / "a.py").read_text()
+    assert "my unstaged edit" in text
+    assert "x = a + b" in text
+    assert list((repo / ".git" / "infill" / "patches").glob("*")) == []
+
+
+def test_a_killed_run_s_patch_is_named_with_the_restore_command(git_env):
+    repo = _partially_staged_repo(git_env)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    patches = repo / ".git" / "infill" / "patches"
+    patches.mkdir(parents=True)
+    left = patches / f"20260101-000000-{dead.pid}.inprogress.patch"
+    left.write_text("diff --git a/a.py b/a.py\n")
+    lines: list[str] = []
+    code = run_hook(filler_factory=FakeFiller, repo_dir=repo, out=lines.append, environ={},
+                    check=True)
+    assert code == 1
+    assert any(f"git apply {left}" in line for line in lines), lines

@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 from infill.document import Document, decode_document, is_binary
-from infill.errors import Cancelled, InfillError, InputError
+from infill.errors import Cancelled, InfillError, InputError, Interrupted
 from infill.gitops import repo as gitrepo
-from infill.gitops.stash import unstaged_changes_set_aside
+from infill.gitops.stash import interrupted_patches, unstaged_changes_set_aside
 from infill.markers import HOLE, MarkerSyntax, find_markers, parse_markers
 from infill.settings import Settings, load_settings
+from infill.signals import deferred_interrupts
 
 FILLED = "filled"  # the fill was written to the work tree
 MARKERS = "markers"  # --check: markers found, nothing written
@@ -125,6 +126,7 @@ def run_hook(
     sources = {p: raw for p, raw in sources.items() if not _excluded(p, exclude)}
 
     report = Report()
+    _name_interrupted_runs(root, report, out)
     targets, errors = plan(sources, syntax, report, out, check)
     if errors:
         for error in errors[:-1]:
@@ -146,8 +148,23 @@ def run_hook(
         out(f"infill hook: stopped after the time limit of {timeout:g} s (hook-timeout); "
             "nothing was written")
         return report.exit_code
-    _write_all(root, targets, fills, report, out, stash=not framework)
+    try:
+        with deferred_interrupts():  # the fills and the restore finish, then Ctrl-C counts
+            _write_all(root, targets, fills, report, out, stash=not framework)
+    except KeyboardInterrupt as interrupt:
+        kind = type(interrupt) if isinstance(interrupt, Interrupted) else Interrupted
+        raise kind("interrupted after writing the files listed above; your unstaged "
+                   "changes were restored") from None
     return report.exit_code
+
+
+def _name_interrupted_runs(root: Path, report: Report, out: Out) -> None:
+    """Say where a killed run left unstaged changes it had set aside (and stop the commit)."""
+    for patch in interrupted_patches(gitrepo.git_dir(root) / "infill" / "patches"):
+        report.add(str(patch), FAILED,
+                   f"infill hook: an earlier run was killed while your unstaged changes were "
+                   f"set aside; they are saved in {patch}. Check 'git diff', restore what is "
+                   f"missing with: git apply {patch} (then delete the file)", out)
 
 
 def scan(text: str, syntax: MarkerSyntax, path: str) -> tuple[int, int]:

@@ -27,6 +27,9 @@ MODE_SYMLINK = "120000"
 MODE_SUBMODULE = "160000"
 
 
+_OWN_GROUP = {"process_group": 0} if os.name == "posix" else {}
+
+
 class GitError(InfillError):
     """A git command failed, or the path is not in a git work tree (exit code 2)."""
 
@@ -66,6 +69,9 @@ def git(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             check=False,
+            # Its own process group: Ctrl-C in the terminal reaches infill, which decides
+            # when to stop, and never kills a checkout (or its smudge filter) half-way.
+            **_OWN_GROUP,
         )
     except FileNotFoundError:
         raise GitError("git is not installed (or not on PATH)") from None

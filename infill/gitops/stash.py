@@ -32,6 +32,7 @@ from pathlib import Path
 from infill.errors import InfillError
 from infill.gitops.repo import GitError, apply_patch_file, checkout_index, git, unstaged_patch
 from infill.patch import Patch, apply_patch
+from infill.signals import deferred_interrupts
 
 
 @dataclass
@@ -54,7 +55,15 @@ def patch_file_name(now: float | None = None) -> str:
 def unstaged_changes_set_aside(
     root: Path, paths: Sequence[str], patch_dir: Path
 ) -> Iterator[SetAside]:
-    """Within the block, ``paths`` hold their index version in the work tree."""
+    """Within the block, ``paths`` hold their index version in the work tree.
+
+    Ctrl-C and SIGTERM are held back from the moment the patch is saved until every file
+    is restored (``deferred_interrupts``), and git's children run in their own process
+    group, so a signal to the terminal's group cannot kill a checkout half-way. The patch
+    is on disk (fsynced) before the first file is touched and is named ``*.inprogress.patch``
+    until the restore has finished: a SIGKILL leaves it there, and the next hook run names
+    it (``interrupted_patches``).
+    """
     state = SetAside()
     patches = {path: unstaged_patch(root, [path]) for path in paths}
     patches = {path: patch for path, patch in patches.items() if patch.strip()}
@@ -62,19 +71,45 @@ def unstaged_changes_set_aside(
         yield state
         return
 
-    patch_dir.mkdir(parents=True, exist_ok=True)
-    state.patch_path = patch_dir / patch_file_name()
-    _write_durably(state.patch_path, b"".join(patches.values()))
-    theirs = {path: _regular_file(root / path) for path in patches}
-    bases: dict[str, tuple[bytes, int] | None] = {}
+    with deferred_interrupts():
+        patch_dir.mkdir(parents=True, exist_ok=True)
+        pending = patch_dir / patch_file_name().replace(".patch", PENDING)
+        _write_durably(pending, b"".join(patches.values()))
+        state.patch_path = pending.with_name(pending.name.replace(PENDING, ".patch"))
+        theirs = {path: _regular_file(root / path) for path in patches}
+        bases: dict[str, tuple[bytes, int] | None] = {}
+        try:
+            for path in patches:
+                state.paths.append(path)  # before the checkout: restore it whatever happens
+                checkout_index(root, [path])
+                bases[path] = _regular_file(root / path)
+            yield state
+        finally:
+            _restore(root, state, patches, bases, theirs, pending)
+
+
+#: The suffix of a patch whose changes are set aside right now (or were, by a killed run).
+PENDING = ".inprogress.patch"
+
+
+def interrupted_patches(patch_dir: Path) -> list[Path]:
+    """Patches left by a hook run that was killed while it had changes set aside."""
+    found = []
+    for path in sorted(patch_dir.glob(f"*{PENDING}")):
+        pid = path.name[: -len(PENDING)].rsplit("-", 1)[-1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            found.append(path)
+    return found
+
+
+def _alive(pid: int) -> bool:
     try:
-        for path in patches:
-            checkout_index(root, [path])
-            state.paths.append(path)
-            bases[path] = _regular_file(root / path)
-        yield state
-    finally:
-        _restore(root, state, patches, bases, theirs)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _restore(
@@ -83,6 +118,7 @@ def _restore(
     patches: dict[str, bytes],
     bases: dict[str, tuple[bytes, int] | None],
     theirs: dict[str, tuple[bytes, int] | None],
+    pending: Path,
 ) -> None:
     lost: list[str] = []
     for path in state.paths:
@@ -100,13 +136,15 @@ def _restore(
             continue
         if not apply_patch_file(root, patch):
             lost.append(path)
+    if lost or state.conflicts:
+        os.replace(pending, state.patch_path)  # kept: the caller names it
+    else:
+        pending.unlink(missing_ok=True)
     if lost:
         raise GitError(
             f"could not restore your unstaged changes to {', '.join(lost)}; they are safe in "
             f"{state.patch_path} (restore them with: git apply {state.patch_path})"
         )
-    if not state.conflicts and state.patch_path is not None:
-        state.patch_path.unlink(missing_ok=True)
 
 
 def _merge_back(
@@ -150,3 +188,13 @@ def _write_durably(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
+    try:  # the name too, not only the bytes
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
