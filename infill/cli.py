@@ -46,6 +46,11 @@ def _sampler_flags(p: argparse.ArgumentParser) -> None:
     add_option_flags(p)  # --strategy, --steps, --temperature, … (infill.options)
 
 
+def _guard_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--no-guard", dest="guard", action="store_false", default=None,
+                   help="apply fills even when they parse worse than the marker (guard = false)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="infill", description="Fill and rewrite marked spans with a text diffusion model.")
     parser.add_argument("--version", action="version", version=f"infill {__version__}")
@@ -61,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--check", action="store_true", help="list markers left; exit 1 if any")
     out.add_argument("--json", action="store_true", help="print results as JSON")
     fill.add_argument("--trajectory", metavar="FILE.jsonl", help="write every denoising step")
+    _guard_flag(fill)
     for name in ("hole", "region-open", "region-close"):
         fill.add_argument(f"--{name}", help=f"the {name.replace('-', ' ')} marker string")
     _model_flags(fill)
@@ -81,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("--check", action="store_true", help="fail on markers without filling")
     hook.add_argument("--all-files", action="store_true", help="every tracked file, not just staged ones")
     hook.add_argument("--timeout", type=float, metavar="SECONDS", help="give up after this long (default: hook-timeout)")
+    _guard_flag(hook)
     _model_flags(hook)
 
     install = sub.add_parser("install-hook", help="write .git/hooks/pre-commit")

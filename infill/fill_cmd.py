@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from infill.document import (Document, decode_document, encode_text, is_binary, iter_files,
                              read_document)
+from infill.guard import guard_fills, keep_refused_markers
 from infill.errors import InfillError, InputError, Interrupted
 from infill.markers import MarkedText, MarkerSyntax, find_markers, parse_markers
 from infill.patch import make_patch, apply_patch
@@ -84,27 +85,49 @@ def run_fill(args: argparse.Namespace) -> int:
             if trajectory:
                 trajectory.close()
 
+    texts, refused = {}, {}
+    for job in todo:
+        texts[id(job)], refused[id(job)] = _guarded(job, results[id(job)], settings, syntax)
+        for refusal in refused[id(job)]:
+            print(f"{job.shown}:{refusal.line}: {refusal.reason}", file=sys.stderr)
+    left = EXIT_MARKERS_LEFT if any(refused.values()) else 0
+
     if args.json:
-        print(json.dumps(_report(jobs, results), indent=2, ensure_ascii=False))
-        return 0
+        print(json.dumps(_report(jobs, results, texts, refused), indent=2, ensure_ascii=False))
+        return left
     if stdin_mode:
         job = jobs[0]
-        text = results[id(job)].text if id(job) in results else job.doc.text
-        sys.stdout.buffer.write(encode_text(job.doc, text))
+        sys.stdout.buffer.write(encode_text(job.doc, texts.get(id(job), job.doc.text)))
         sys.stdout.flush()
-        return 0
-    patches = [make_patch(job.doc, results[id(job)].text, display_path=job.shown)
-               for job in todo]
+        return left
+    patches = [make_patch(job.doc, texts[id(job)], display_path=job.shown)
+               for job in todo if texts[id(job)] != job.doc.text]
     if args.write:
-        return _write_patches(patches, args.quiet)
+        return _write_patches(patches, args.quiet) or left
     if len(jobs) == 1 and not args.diff:
         job = jobs[0]
-        text = results[id(job)].text if id(job) in results else job.doc.text
-        sys.stdout.buffer.write(encode_text(job.doc, text))
+        sys.stdout.buffer.write(encode_text(job.doc, texts.get(id(job), job.doc.text)))
         sys.stdout.flush()
-        return 0
+        return left
     _print_diff("".join(p.diff for p in patches))
-    return 0
+    return left
+
+
+#: Exit code when the quality guard kept markers in (DESIGN section 4: "markers left").
+EXIT_MARKERS_LEFT = 1
+
+
+def _guarded(job: _Job, result, settings: Settings, syntax: MarkerSyntax):
+    """The text to write for ``job`` and the guard's refusals (markers kept for those)."""
+    if not settings.guard:
+        return result.text, []
+    fills = [span.text for span in result.spans]
+    refusals = guard_fills(job.marked.text, job.marked.spans, fills, result.language)
+    if not refusals:
+        return result.text, []
+    text = keep_refused_markers(job.marked.text, job.marked.spans, fills, refusals, syntax,
+                                result.language)
+    return text, refusals
 
 
 def _write_patches(patches: list, quiet: bool) -> int:
@@ -242,7 +265,7 @@ def _check(jobs: list[_Job], syntax: MarkerSyntax, unreadable=()) -> int:
     return 1 if left else 0
 
 
-def _report(jobs: list[_Job], results: dict) -> dict:
+def _report(jobs: list[_Job], results: dict, texts: dict, refused: dict) -> dict:
     files = []
     for job in jobs:
         result = results.get(id(job))
@@ -251,7 +274,9 @@ def _report(jobs: list[_Job], results: dict) -> dict:
             entry.update(
                 language=result.language, forward_passes=result.forward_passes,
                 elapsed=round(result.elapsed, 4), score=result.score,
-                parse_errors=result.parse_errors, text=result.text,
+                parse_errors=result.parse_errors, text=texts[id(job)],
+                refused=[{"line": r.line, "span": r.index, "reason": r.reason}
+                         for r in refused[id(job)]],
                 spans=[{"line": s.line, "kind": s.kind, "text": s.text, "tokens": s.tokens,
                         "confidence": round(s.confidence, 4)} for s in result.spans],
                 candidates=[{"text": c.text, "score": c.score, "parse_errors": c.parse_errors}

@@ -298,3 +298,20 @@ def _line_end(text: str, offset: int) -> int:
     """The offset just past the line holding ``offset - 1`` (its newline included)."""
     newline = text.find("\n", max(offset - 1, 0))
     return len(text) if newline < 0 else newline + 1
+
+
+_DEFINITION = re.compile(r"""^\s*["']?(hole|region[-_]open|region[-_]close)["']?\s*=""")
+
+
+def marker_definition_lines(pyproject_text: str) -> set[int]:
+    """The 1-based lines of a ``pyproject.toml`` that define marker strings in
+    ``[tool.infill]`` (``hole = "@@FILL@@"``): the definitions are not markers to fill."""
+    lines = set()
+    in_table = False
+    for number, line in enumerate(pyproject_text.split("\n"), start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_table = stripped.replace(" ", "").startswith("[tool.infill]")
+        elif in_table and _DEFINITION.match(line):
+            lines.add(number)
+    return lines

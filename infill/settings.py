@@ -50,6 +50,7 @@ class Settings:
     hook_timeout: float = 300.0
     language: str | None = None
     fill: FillOptions = FillOptions()
+    guard: bool = True  # the quality guard (infill/guard.py): keep fills that break the parse out
 
     def hole_n(self, n: int) -> str:
         """The hole capped at ``n`` lines: ``__FILL_3__`` for the default hole."""
@@ -110,7 +111,7 @@ def _apply(settings: Settings, values: dict[str, object]) -> Settings:
 
 _FIELDS: dict[str, Any] = {k: v for k, v in get_type_hints(Settings).items() if k != "fill"}
 _KEYS: tuple[str, ...] = (*_FIELDS, *EXPOSED)  # the [tool.infill] keys, in the order shown
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number"}
+_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
 
 
 def _read_table(pyproject: Path) -> dict[str, object]:
@@ -167,7 +168,9 @@ def _coerce(name: str, value: object, where: str) -> object:
             return tuple(value)
         raise InputError(f"{where} must be a list of strings")
     if isinstance(value, bool):
-        pass  # True is an int to Python, not to a user
+        if bool in kinds:
+            return value
+        # otherwise an error: True is an int to Python, not to a user
     elif int in kinds and isinstance(value, int):
         return _checked(name, value, where)
     elif float in kinds and isinstance(value, int | float):

@@ -36,11 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infill.document import Document, decode_document, is_binary
+from infill.document import Document, decode_document, encode_text, is_binary
 from infill.errors import Cancelled, InfillError, InputError, Interrupted
 from infill.gitops import repo as gitrepo
 from infill.gitops.stash import interrupted_patches, unstaged_changes_set_aside
-from infill.markers import HOLE, MarkerSyntax, find_markers, parse_markers
+from infill.guard import Refusal, guard_fills, keep_refused_markers
+from infill.markers import HOLE, MarkerSyntax, find_markers, marker_definition_lines, parse_markers
 from infill.settings import Settings, load_settings
 from infill.signals import deferred_interrupts
 
@@ -142,7 +143,8 @@ def run_hook(
         targets = [_with_checkout_bytes(root, t, syntax) for t in targets]
     try:
         with _deadline(timeout) as cancel:
-            fills = _fill_all(targets, filler_factory, syntax, cancel, fill_options or {})
+            fills = _fill_all(targets, filler_factory, syntax, cancel, fill_options or {},
+                              settings.guard)
     except Cancelled:
         report.timed_out = True
         out(f"infill hook: stopped after the time limit of {timeout:g} s (hook-timeout); "
@@ -150,7 +152,7 @@ def run_hook(
         return report.exit_code
     try:
         with deferred_interrupts():  # the fills and the restore finish, then Ctrl-C counts
-            _write_all(root, targets, fills, report, out, stash=not framework)
+            _write_all(root, targets, fills, report, out, stash=not framework, syntax=syntax)
     except KeyboardInterrupt as interrupt:
         kind = type(interrupt) if isinstance(interrupt, Interrupted) else Interrupted
         raise kind("interrupted after writing the files listed above; your unstaged "
@@ -192,6 +194,16 @@ def plan(
                 report.add(path, FAILED, f"{error} (it seems to hold a marker; not filled)", out)
             continue
         hits = find_markers(document.text, syntax)
+        if path.rsplit("/", 1)[-1] == "pyproject.toml":
+            # The [tool.infill] lines that define the markers are not markers.
+            defined = marker_definition_lines(document.text)
+            if all(hit.line in defined for hit in hits):
+                continue
+            if any(hit.line in defined for hit in hits) and not check:
+                report.add(path, FAILED, f"{path}: holds markers besides the [tool.infill] "
+                           "marker definitions; fill those by hand (not filled)", out)
+                continue
+            hits = [hit for hit in hits if hit.line not in defined]
         if not hits:
             continue
         if check:
@@ -285,14 +297,24 @@ def _deadline(seconds: float | None) -> Iterator[threading.Event]:
             timer.cancel()
 
 
+@dataclass(frozen=True)
+class Filled:
+    """One target's fill: the text to write, the fill per span, and the guard's refusals."""
+
+    text: str
+    fills: tuple[str, ...] | None  # per span, in marker order; None when not reported
+    refusals: tuple[Refusal, ...] = ()
+
+
 def _fill_all(
     targets: Sequence[Target],
     filler_factory: Callable[[], Any],
     syntax: MarkerSyntax,
     cancel: threading.Event,
     options: Mapping[str, Any],
-) -> list[str]:
-    """The filled text of every target; loads the model once. ``Cancelled`` at the deadline."""
+    guard: bool = True,
+) -> list[Filled]:
+    """The fill of every target; loads the model once. ``Cancelled`` at the deadline."""
     filler = filler_factory()
     fills = []
     for target in targets:
@@ -303,10 +325,53 @@ def _fill_all(
                                       cancel=cancel, **options)
         except InfillError as error:
             raise error.at(target.path)
-        fills.append(result.text)
+        fills.append(_guard(target, result, syntax, guard))
     if cancel.is_set():
         raise Cancelled()
     return fills
+
+
+def _guard(target: Target, result: Any, syntax: MarkerSyntax, guard: bool) -> Filled:
+    spans = getattr(result, "spans", None)
+    if spans is None:
+        return Filled(result.text, None)
+    per_span = tuple(span.text for span in spans)
+    if not guard:
+        return Filled(result.text, per_span)
+    marked = parse_markers(target.document.text, syntax, target.path)
+    refusals = guard_fills(marked.text, marked.spans, per_span, getattr(result, "language", None))
+    if not refusals:
+        return Filled(result.text, per_span)
+    text = keep_refused_markers(marked.text, marked.spans, per_span, refusals, syntax,
+                                result.language)
+    return Filled(text, per_span, tuple(refusals))
+
+
+def _refill(target: Target, filled: Filled, syntax: MarkerSyntax) -> Callable[[bytes], bytes | None]:
+    """Apply ``filled``'s fills to another version of the file (the user's, with unstaged
+    edits) when its markers are the same ones; None when they are not (DESIGN section 7)."""
+
+    def refill(theirs: bytes) -> bytes | None:
+        if filled.fills is None:
+            return None
+        try:
+            document = decode_document(theirs, path=target.path)
+            mine = parse_markers(target.document.text, syntax, target.path)
+            other = parse_markers(document.text, syntax, target.path)
+        except InfillError:
+            return None
+        shape = [(s.kind, s.max_lines, s.strength, s.instruction) for s in mine.spans]
+        if shape != [(s.kind, s.max_lines, s.strength, s.instruction) for s in other.spans]:
+            return None
+        # A rewrite's fill replaces the old lines: only safe when they are unchanged too.
+        for a, b in zip(mine.spans, other.spans):
+            if mine.text[a.start:a.end] != document.text[b.start:b.end] and a.kind != HOLE:
+                return None
+        text = keep_refused_markers(other.text, other.spans, filled.fills, filled.refusals,
+                                    syntax, None)
+        return encode_text(document, text)
+
+    return refill
 
 
 # ---------------------------------------------------------------------------- writing
@@ -315,21 +380,28 @@ def _fill_all(
 def _write_all(
     root: Path,
     targets: Sequence[Target],
-    fills: Sequence[str],
+    fills: Sequence[Filled],
     report: Report,
     out: Out,
     stash: bool,
+    syntax: MarkerSyntax = MarkerSyntax(),
 ) -> None:
     """Write every fill to the work tree; unstaged changes are set aside when ``stash``."""
     from infill.patch import apply_patch, make_patch
 
     patches = {}
+    refills = {}
     for target, filled in zip(targets, fills):
+        for refusal in filled.refusals:
+            report.add(target.path, FAILED, f"{target.path}:{refusal.line}: {refusal.reason}", out)
+        if filled.text == target.document.text:
+            continue  # every fill refused: nothing to write
         located = dataclasses.replace(target.document, path=str(root / target.path))
         try:
-            patches[target.path] = make_patch(located, filled, display_path=target.path)
+            patches[target.path] = make_patch(located, filled.text, display_path=target.path)
         except InfillError as error:  # the fill cannot be written in the file's encoding
             report.add(target.path, FAILED, f"{error.at(target.path)} (not filled)", out)
+        refills[target.path] = _refill(target, filled, syntax)
     targets = [t for t in targets if t.path in patches]
 
     # A second run before the user re-stages finds its own fill there: nothing to write.
@@ -338,7 +410,7 @@ def _write_all(
     dirty = [t.path for t in todo if stash and _worktree_bytes(root, t) != t.document.raw]
     written: list[str] = []
     patch_dir = gitrepo.git_dir(root) / "infill" / "patches"
-    with unstaged_changes_set_aside(root, dirty, patch_dir) as aside:
+    with unstaged_changes_set_aside(root, dirty, patch_dir, refills) as aside:
         for target in todo:
             try:
                 apply_patch(patches[target.path], within=root)  # no write through a link out
@@ -364,6 +436,11 @@ def _write_all(
             report.add(target.path, FILLED,
                        f"{target.path}: already filled in the work tree; the staged file still "
                        "holds markers (review and re-stage)", out)
+        elif target.path in aside.refilled:
+            report.add(target.path, FILLED,
+                       f"{target.path}: {_counts(target)}; your unstaged edits are next to the "
+                       "markers, so the same fills were put into your version of the file "
+                       "(review and re-stage)", out)
         elif target.path in written:
             report.add(target.path, FILLED,
                        f"{target.path}: {_counts(target)} (review and re-stage)", out)

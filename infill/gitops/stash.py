@@ -25,7 +25,7 @@ import os
 import stat
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,7 @@ class SetAside:
     paths: list[str] = field(default_factory=list)  # files whose changes were set aside
     conflicts: list[str] = field(default_factory=list)  # fills rolled back for these
     merged: list[str] = field(default_factory=list)  # fill and changes merged three-way
+    refilled: list[str] = field(default_factory=list)  # the fills put into the user's version
 
 
 def patch_file_name(now: float | None = None) -> str:
@@ -53,7 +54,8 @@ def patch_file_name(now: float | None = None) -> str:
 
 @contextlib.contextmanager
 def unstaged_changes_set_aside(
-    root: Path, paths: Sequence[str], patch_dir: Path
+    root: Path, paths: Sequence[str], patch_dir: Path,
+    refills: Mapping[str, Callable[[bytes], bytes | None]] | None = None,
 ) -> Iterator[SetAside]:
     """Within the block, ``paths`` hold their index version in the work tree.
 
@@ -85,7 +87,7 @@ def unstaged_changes_set_aside(
                 bases[path] = _regular_file(root / path)
             yield state
         finally:
-            _restore(root, state, patches, bases, theirs, pending)
+            _restore(root, state, patches, bases, theirs, pending, refills or {})
 
 
 #: The suffix of a patch whose changes are set aside right now (or were, by a killed run).
@@ -119,6 +121,7 @@ def _restore(
     bases: dict[str, tuple[bytes, int] | None],
     theirs: dict[str, tuple[bytes, int] | None],
     pending: Path,
+    refills: Mapping[str, Callable[[bytes], bytes | None]],
 ) -> None:
     lost: list[str] = []
     for path in state.paths:
@@ -127,6 +130,9 @@ def _restore(
             continue
         if _merge_back(root, path, bases.get(path), theirs[path]):
             state.merged.append(path)
+            continue
+        if path in refills and _refill_theirs(root, path, theirs[path], refills[path]):
+            state.refilled.append(path)
             continue
         state.conflicts.append(path)
         try:
@@ -167,6 +173,24 @@ def _merge_back(
         apply_patch(Patch(path=str(root / path), old_sha256=hashlib.sha256(ours[0]).hexdigest(),
                           new_bytes=proc.stdout, diff=""), within=root)
         os.chmod(root / path, stat.S_IMODE(theirs[1]))  # an unstaged chmod is a change too
+    except (InfillError, OSError):
+        return False
+    return True
+
+
+def _refill_theirs(root: Path, path: str, theirs: tuple[bytes, int] | None,
+                   refill: Callable[[bytes], bytes | None]) -> bool:
+    """Put the same fills into the user's version (its markers match); whether it worked."""
+    ours = _regular_file(root / path)
+    if theirs is None or ours is None:
+        return False
+    new = refill(theirs[0])
+    if new is None:
+        return False
+    try:
+        apply_patch(Patch(path=str(root / path), old_sha256=hashlib.sha256(ours[0]).hexdigest(),
+                          new_bytes=new, diff=""), within=root)
+        os.chmod(root / path, stat.S_IMODE(theirs[1]))
     except (InfillError, OSError):
         return False
     return True

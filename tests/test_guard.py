@@ -1,0 +1,191 @@
+"""The quality guard (issue 12): a fill that parses worse than the marker, or is blank where
+code is needed, is not applied by ``fill`` or the hook; the marker stays and the reason is
+printed. Crafted fills through a fake filler, and real fills from the tiny test model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from types import SimpleNamespace
+
+import pytest
+
+import infill.fill_cmd as fill_cmd
+from infill.cli import main
+from infill.guard import guard_fills, keep_refused_markers
+from infill.gitops.hook import run_hook
+from infill.markers import HOLE, MarkerSyntax, parse_markers, splice
+
+
+class CraftedFiller:
+    """Fills the i-th span with ``fills[i]`` (cycling), like the engine reports it."""
+
+    def __init__(self, *fills):
+        self.fills = fills
+
+    def fill_spans(self, text, spans, language=None, seed=0, *, path=None, **options):
+        fills = [self.fills[i % len(self.fills)] for i in range(len(spans))]
+        lang = "python" if (path or "").endswith(".py") else "rust"
+        return SimpleNamespace(
+            text=splice(text, spans, fills), trajectory=[], language=lang, forward_passes=1,
+            elapsed=0.0, score=0.0, parse_errors=None, candidates=(),
+            spans=tuple(SimpleNamespace(text=f, line=s.line, kind=s.kind, tokens=1, confidence=1.0)
+                        for f, s in zip(fills, spans)))
+
+    def fill_text(self, text, language=None, seed=0, *, path=None, syntax=None, **options):
+        marked = parse_markers(text, syntax or MarkerSyntax(), path)
+        return self.fill_spans(marked.text, marked.spans, path=path)
+
+
+def use(monkeypatch, filler):
+    monkeypatch.setattr(fill_cmd, "load_filler", lambda settings, trust=False: filler)
+
+
+@pytest.mark.parametrize("language, source, fill, reason", [
+    ("python", "def add(a, b):\n    return __FILL__\n", "", "empty"),
+    ("python", "def add(a, b):\n    return __FILL__\n", "a +", "does not parse"),
+    ("rust", "fn main() {\n    assert_eq!(max(1, 2), __FILL__);\n}\n", "", "empty"),
+    ("rust", "fn main() {\n    let x = __FILL__;\n}\n", "1 +", "does not parse"),
+])
+def test_bad_fills_are_refused(language, source, fill, reason):
+    marked = parse_markers(source)
+    refusals = guard_fills(marked.text, marked.spans, [fill], language)
+    assert len(refusals) == 1 and reason in refusals[0].reason
+    assert refusals[0].line == 2
+
+
+@pytest.mark.parametrize("language, source, fill", [
+    ("python", "def add(a, b):\n    return __FILL__\n", "a + b"),
+    ("python", "x = 1\n__FILL__\ny = 2\n", ""),             # a statement of its own: may be empty
+    ("python", "s = 'a__FILL__b'\n", ""),                  # inside a string
+    ("python", "x = (1 +\n__FILL__\n", "2"),               # no worse than the already-broken file
+    ("rust", "fn main() {\n    assert_eq!(max(1, 2), __FILL__);\n}\n", "2"),
+    ("markdown", "# Title\n\n__FILL__\n", ""),             # no grammar: never refused
+])
+def test_good_fills_pass(language, source, fill):
+    marked = parse_markers(source)
+    assert guard_fills(marked.text, marked.spans, [fill], language) == []
+
+
+def test_only_the_bad_span_keeps_its_marker():
+    source = "a = __FILL__\nb = __FILL_1__\n# >>> infill strength=0.5\nc = 3\n# <<< infill\n"
+    marked = parse_markers(source)
+    fills = ["1", "(", "c = 4\n"]
+    refusals = guard_fills(marked.text, marked.spans, fills, "python")
+    assert [r.index for r in refusals] == [1]
+    text = keep_refused_markers(marked.text, marked.spans, fills, refusals, MarkerSyntax(), "python")
+    assert text == "a = 1\nb = __FILL_1__\nc = 4\n"
+
+
+def test_fill_write_keeps_the_marker_and_exits_1(tmp_path, monkeypatch, capsys):
+    use(monkeypatch, CraftedFiller(""))
+    f = tmp_path / "a.py"
+    f.write_text("def add(a, b):\n    return __FILL__\n")
+    code = main(["fill", "--write", str(f)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"{f}:2: the fill is empty" in err
+    assert f.read_text() == "def add(a, b):\n    return __FILL__\n"
+
+
+def test_no_guard_flag_and_setting_turn_it_off(tmp_path, monkeypatch, capsys):
+    use(monkeypatch, CraftedFiller(""))
+    f = tmp_path / "a.py"
+    f.write_text("def add(a, b):\n    return __FILL__\n")
+    assert main(["fill", "--write", "--no-guard", str(f)]) == 0
+    assert f.read_text() == "def add(a, b):\n    return \n"
+    f.write_text("def add(a, b):\n    return __FILL__\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.infill]\nguard = false\n")
+    assert main(["fill", "--write", str(f)]) == 0
+    assert "__FILL__" not in f.read_text()
+
+
+def test_json_reports_the_refusal(tmp_path, monkeypatch, capsys):
+    use(monkeypatch, CraftedFiller("a +"))
+    f = tmp_path / "a.py"
+    f.write_text("def add(a, b):\n    return __FILL__\n")
+    code = main(["fill", "--json", str(f)])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1
+    entry = report["files"][0]
+    assert entry["refused"][0]["line"] == 2 and "does not parse" in entry["refused"][0]["reason"]
+    assert "__FILL__" in entry["text"]
+
+
+def test_real_fills_from_the_tiny_model_never_write_a_worse_parse(tmp_path, tiny_model_dir, capsys):
+    """The tiny model writes noise: whatever it writes, the file never parses worse."""
+    from infill.syntax import count_errors
+
+    sources = {f"f{i}.py": f"def f{i}(a, b):\n    return __FILL__\n" for i in range(3)}
+    for name, text in sources.items():
+        (tmp_path / name).write_text(text)
+    code = main(["fill", "--write", *(str(tmp_path / n) for n in sources),
+                 "--model", str(tiny_model_dir)])
+    err = capsys.readouterr().err
+    assert code in (0, 1), err
+    for name in sources:
+        text = (tmp_path / name).read_text()
+        if "__FILL__" in text:
+            assert f"{name}:2:" in err  # kept back, and said why
+        else:
+            assert count_errors(text, "python") == 0
+    assert (code == 1) == ("marker kept" in err)
+
+
+def test_hook_keeps_the_marker_of_a_refused_fill(git_env):
+    repo = git_env / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "a.py").write_text("def add(a, b):\n    return __FILL__\nx = __FILL__\n")
+    subprocess.run(["git", "add", "a.py"], cwd=repo, check=True)
+
+    class Hook(CraftedFiller):
+        pass
+
+    lines: list[str] = []
+    code = run_hook(filler_factory=lambda: Hook("", "1"), repo_dir=repo, out=lines.append,
+                    environ={})
+    assert code == 1
+    assert (repo / "a.py").read_text() == "def add(a, b):\n    return __FILL__\nx = 1\n"
+    assert any(line.startswith("a.py:2: the fill is empty") for line in lines), lines
+
+
+# ----------------------------------------------------- other fills the user should not get
+
+
+def test_hook_does_not_fill_the_marker_definitions_in_pyproject(git_env):
+    repo = git_env / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    pyproject = '[tool.infill]\nhole = "@@FILL@@"\nregion-open = "BEGIN-INFILL"\n'
+    (repo / "pyproject.toml").write_text(pyproject)
+    (repo / "a.py").write_text("x = @@FILL@@\n")
+    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    lines: list[str] = []
+    code = run_hook(filler_factory=lambda: CraftedFiller("1"), repo_dir=repo,
+                    out=lines.append, environ={})
+    assert code == 1
+    assert (repo / "pyproject.toml").read_text() == pyproject
+    assert (repo / "a.py").read_text() == "x = 1\n"
+    assert not any("pyproject" in line for line in lines), lines
+
+
+def test_unstaged_edit_next_to_a_hole_gets_the_same_fill(git_env):
+    repo = git_env / "repo"
+    repo.mkdir()
+    run = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
+    run("init", "-q", "-b", "main")
+    (repo / "a.py").write_text("def f():\n    pass\n")
+    run("add", "a.py")
+    run("commit", "-q", "-m", "one")
+    staged = "def f():\n    y = 2\n    return __FILL__\n"
+    (repo / "a.py").write_text(staged)
+    run("add", "a.py")
+    (repo / "a.py").write_text(staged.replace("y = 2", "y = 3  # my unstaged edit"))
+    lines: list[str] = []
+    code = run_hook(filler_factory=lambda: CraftedFiller("y"), repo_dir=repo,
+                    out=lines.append, environ={})
+    assert code == 1
+    assert (repo / "a.py").read_text() == "def f():\n    y = 3  # my unstaged edit\n    return y\n"
+    assert any("same fills" in line for line in lines), lines
+    assert list((repo / ".git" / "infill" / "patches").glob("*")) == []
