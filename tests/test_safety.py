@@ -39,7 +39,8 @@ class FakeFiller:
         if self.on_fill:
             self.on_fill(path)
         fills = ["a + b" if s.kind == HOLE else "pass\n" for s in spans]
-        return SimpleNamespace(text=splice(text, spans, fills), trajectory=[])
+        return SimpleNamespace(text=splice(text, spans, fills), trajectory=[], language="python",
+                               spans=tuple(SimpleNamespace(text=f) for f in fills))
 
     def fill_text(self, text, language=None, seed=0, *, path=None, syntax=None, **options):
         marked = parse_markers(text, syntax or MarkerSyntax(), path)
