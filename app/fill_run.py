@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from infill.guard import guard_fills
 from infill.markers import Span
 from infill.options import FillOptions
 from infill.trajectory import REMASKED, Frame
@@ -37,6 +38,7 @@ class FillRun:
     first_shown: float | None = None  # seconds from generate to the first frame on screen
     _revised: set[int] = field(default_factory=set)
     _seen: int = 0                  # frames scanned for re-masked slots
+    guard_warned: int | None = None  # the candidate whose guard warning the user has seen
 
     def fill_options(self) -> FillOptions:
         return self.options.fill_options().with_(**self.overrides)
@@ -105,6 +107,16 @@ class FillRun:
         self.replay = None if position > last else position
         if self.replay is not None:
             self.choice = 0
+
+    def refusals(self) -> list:
+        """What the quality guard says against the chosen candidate (``infill.guard``)."""
+        if self.result is None:
+            return []
+        language = getattr(self.result, "language", None) or self.language
+        fills = [span.text for span in self.chosen.spans]
+        if len(fills) != len(self.spans):
+            return []
+        return guard_fills(self.text, self.spans, fills, language)
 
     def mean_confidence(self) -> float:
         spans = self.chosen.spans

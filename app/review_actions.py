@@ -36,9 +36,12 @@ class ReviewActions:
             self.status.detail = f"replay step {run.replay + 1}/{len(frames)} · → forward"
         else:
             result = run.result
+            refusals = run.refusals()
+            warning = (f" · ⚠ line {refusals[0].line}: {refusals[0].reason.split(';')[0]}"
+                       if refusals else "")
             self.status.detail = (f"candidate {run.choice + 1}/{count} · conf "
                                   f"{run.mean_confidence():.2f} · {result.forward_passes} steps · "
-                                  f"{result.elapsed:.2f} s")
+                                  f"{result.elapsed:.2f} s{warning}")
 
     def action_accept(self) -> None:
         run = self.fill_run
@@ -48,6 +51,14 @@ class ReviewActions:
         if editor.text != run.text:  # cannot happen from the keys: the buffer is hidden
             self.notify("The buffer changed since generate: nothing applied.", severity="error")
             self._back_to_editor("rejected")
+            return
+        refusals = run.refusals()
+        if refusals and run.guard_warned != run.choice:
+            # The quality guard would keep this out of a file; here the user decides.
+            run.guard_warned = run.choice
+            reasons = "; ".join(f"line {r.line}: {r.reason.split(';')[0]}" for r in refusals)
+            self.notify(f"{reasons}. Press enter again to accept anyway, escape to reject.",
+                        severity="warning", timeout=8)
             return
         new_text = run.chosen.text
         editor.remember_spans(run.text, editor.spans)

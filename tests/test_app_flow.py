@@ -419,3 +419,21 @@ async def test_a_new_file_is_created_on_save(tmp_path):
         await pilot.press(*"x = 1", "ctrl+s")
         await pilot.pause()
         assert path.read_text() == "x = 1" and not app.status.modified
+
+
+async def test_guard_warns_and_accept_anyway_needs_a_second_enter(tmp_path):
+    path = tmp_path / "g.py"
+    path.write_text("def add(a, b):\n    return __FILL__\n")
+    app = make_app(str(path), filler=FakeFiller(["a +"], steps=2))
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: app.state == "review")
+        assert "does not parse" in app.status.detail
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.state == "review"  # warned, not applied
+        assert "return a +" not in app.editor.text
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.state == "edit" and "return a +" in app.editor.text
