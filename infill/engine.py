@@ -140,10 +140,20 @@ class Filler:
               k_candidates: int) -> list[Row]:
         d = self.denoiser
         layout = Layout(d.mask_id, d.bos_id, d.eos_id, d.header_id(lang), d.max_context)
-        prefills = [d.codec.encode(text[s.start:s.end])
-                    if s.kind == REWRITE and s.strength < 1.0 else [] for s in spans]
+        prefills = [self._prefill(text, s, budget) for s, budget in zip(spans, budgets)]
         canvases = plan_canvases(text, spans, budgets, d.codec, layout, prefills)
         return [Row(c, k) for k in range(k_candidates) for c in canvases]
+
+    def _prefill(self, text: str, span: Span, budget: int) -> list[int]:
+        """What a rewrite of strength < 1 shows in its slots: the old tokens, then null in
+        the slots beyond them. The repair judges all of them and re-masks the unlikely
+        ones; spare slots left masked would be written with text by a model that sees no
+        reason to end there (junk after correct lines)."""
+        if span.kind != REWRITE or span.strength >= 1.0:
+            return []
+        old = self.denoiser.codec.encode(text[span.start:span.end])
+        null = self.denoiser.null_id
+        return old + [null] * (budget - len(old)) if null is not None else old
 
     # -- sampling ---------------------------------------------------------------------------
 

@@ -189,3 +189,22 @@ def test_unstaged_edit_next_to_a_hole_gets_the_same_fill(git_env):
     assert (repo / "a.py").read_text() == "def f():\n    y = 3  # my unstaged edit\n    return y\n"
     assert any("same fills" in line for line in lines), lines
     assert list((repo / ".git" / "infill" / "patches").glob("*")) == []
+
+
+def test_a_repair_rewrite_shows_null_in_its_spare_slots(tiny_filler):
+    """strength < 1: the slots past the old tokens hold null (judged, kept unless unlikely),
+    not masks that the model would fill with junk after the correct lines."""
+    from infill.markers import REWRITE, Span
+
+    text = "def f(a):\n    return a\n"
+    span = Span(10, len(text), REWRITE, strength=0.5, block=True, line=2)
+    engine = tiny_filler
+    budget = engine._budget(text, span, None)
+    rows = engine._rows(text, [span], [budget], "python", 1)
+    group = rows[0].canvas.groups[0]
+    old = engine.denoiser.codec.encode(text[10:])
+    assert len(group.prefill) == group.length == budget > len(old)
+    assert list(group.prefill[:len(old)]) == old
+    assert set(group.prefill[len(old):]) == {engine.denoiser.null_id}
+    result = engine.fill_spans(text, [span], seed=0)
+    assert result.text.count("\n") >= 1
