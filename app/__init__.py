@@ -11,11 +11,24 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .diff_app import DiffApp, make_diff_app
-from .editor_app import EditorApp, make_app
-
 if TYPE_CHECKING:
     from infill.fills import FillerLike
+
+    from .diff_app import DiffApp, make_diff_app
+    from .editor_app import EditorApp, make_app
+
+# The apps import Textual; the package's Textual-free modules (files, diff_data, spans...)
+# must import without it, so the apps load on first use.
+_LAZY = {"DiffApp": ".diff_app", "make_diff_app": ".diff_app",
+         "EditorApp": ".editor_app", "make_app": ".editor_app"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["DiffApp", "EditorApp", "make_app", "make_diff_app", "run_diff", "run_edit"]
 
@@ -34,6 +47,15 @@ def _filler_factory(settings: Any, model: str | None, device: str, backend: str 
                            trust_remote_code=trust_remote_code)
 
     return load_filler
+
+
+def _need_textual() -> None:
+    try:
+        import textual  # noqa: F401
+    except ImportError:
+        from infill.errors import InfillError
+
+        raise InfillError("the editor needs Textual: pip install 'infill[editor]'") from None
 
 
 def _run(app: Any) -> int:
@@ -57,6 +79,9 @@ def run_edit(path: str, *, model: str | None = None, device: str = "auto",
 
         settings = load_settings(os.path.dirname(os.path.abspath(path)))
     factory = _filler_factory(settings, model, device, backend, trust_remote_code)
+    _need_textual()
+    from .editor_app import make_app
+
     return _run(make_app(path, filler_factory=factory, settings=settings))
 
 
@@ -72,6 +97,9 @@ def run_diff(*, rev: str | None = None, staged: bool = False, paths: Sequence[st
 
     settings = load_settings(os.getcwd())
     factory = _filler_factory(settings, model, device, backend, trust_remote_code)
+    _need_textual()
+    from .diff_app import make_diff_app
+
     app = make_diff_app(os.getcwd(), rev=rev, staged=staged, paths=tuple(paths or ()),
                         filler_factory=factory, settings=settings)
     return _run(app)

@@ -18,9 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infill.document import read_document
-from infill.errors import InputError
-from infill.gitops import repo as gitrepo
-from infill.gitops.diff import (ADDED as ADDED_FILE, COPIED, DELETED, MODIFIED, RENAMED,
+from infill.errors import InfillError, InputError
+from infill.gitops.diff import (head_base, work_tree_root, ADDED as ADDED_FILE, COPIED, DELETED, MODIFIED, RENAMED,
                                 TYPECHANGE, UNMERGED, WORKTREE, FileDiff, Hunk, hunk_span,
                                 lines_span, load_diff)
 
@@ -82,12 +81,12 @@ class HunkPlace:
 def open_diff(repo_dir: str | os.PathLike[str], rev: str | None = None, staged: bool = False,
               paths: Sequence[str] = ()) -> tuple[DiffRequest, list[FileDiff]]:
     """The request and its files; ``InputError`` outside a git work tree or for a bad REV."""
+    root = work_tree_root(repo_dir)
     try:
-        root = gitrepo.repo_root(repo_dir)
         files = load_diff(repo_dir, rev=rev, staged=staged, paths=tuple(paths))
     except InputError:
         raise
-    except gitrepo.GitError as error:
+    except InfillError as error:  # git failed
         raise InputError(error.reason, path=error.path) from None
     return DiffRequest(os.fspath(repo_dir), root, rev, staged, tuple(paths)), files
 
@@ -229,7 +228,7 @@ def _base(request: DiffRequest) -> str | None:
     if request.rev is not None:
         return request.rev
     if request.staged:
-        return gitrepo.head_tree(request.root)  # the empty tree before the first commit
+        return head_base(request.root)  # the empty tree before the first commit
     return None  # the index, as plain ``git diff``
 
 
@@ -250,6 +249,6 @@ def reload_file(request: DiffRequest, file_diff: FileDiff) -> FileDiff:
 def head_patch(request: DiffRequest, file_diff: FileDiff) -> str:
     """``git diff HEAD -- FILE``: the file's patch against ``HEAD`` (against nothing before
     the first commit)."""
-    head = gitrepo.head_tree(request.root)
+    head = head_base(request.root)
     files = load_diff(request.root, rev=head, paths=_pathspecs(file_diff))
     return "".join(format_patch(fresh) for fresh in files)

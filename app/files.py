@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
-import tempfile
 from dataclasses import dataclass
 
 from infill.document import Document, decode_document, encode_text, read_document
-from infill.errors import InputError, StaleFileError
+from infill.errors import InputError
 from infill.markers import MarkerSyntax, Span, parse_markers
-from infill.patch import Patch, apply_patch, build_patch, make_patch
+from infill.patch import Patch, apply_patch, build_patch, create_file, make_patch
 
 
 @dataclass(frozen=True)
@@ -74,29 +72,7 @@ def save_as(doc: Document | None, text: str, target: str, overwrite: bool = Fals
 
 
 def _create(path: str, data: bytes, mode: int | None) -> Document:
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".infill-new.", dir=directory)
-    except OSError as error:
-        raise InputError(f"cannot write in {directory}: {error.strerror or error}", path=path) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(temporary, stat.S_IMODE(mode))
-        os.link(temporary, path)  # fails if the name exists: never replaces a file
-    except FileExistsError:
-        raise StaleFileError("was created by someone else meanwhile; nothing was written",
-                             path=path) from None
-    except OSError as error:
-        raise InputError(f"cannot write: {error.strerror or error}", path=path) from None
-    finally:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
+    create_file(path, data, mode)
     return decode_document(data, path=path, mode=os.stat(path).st_mode)
 
 

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 
-from infill.document import (Document, decode_document, encode_text, is_binary, iter_files,
+from infill.document import (Document, decode_document, encode_text, is_binary,
                              read_document)
 from infill.guard import guard_fills, keep_refused_markers
 from infill.errors import InfillError, InputError, Interrupted
@@ -23,6 +23,7 @@ from infill.patch import make_patch, apply_patch
 from infill.settings import Settings, load_settings
 from infill.signals import deferred_interrupts
 from infill.trajectory import write_jsonl
+from infill.walk import iter_files
 
 
 @dataclass

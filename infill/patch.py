@@ -162,6 +162,39 @@ def apply_patch(patch: Patch, *, within: str | os.PathLike[str] | None = None) -
     _fsync_directory(directory)
 
 
+def create_file(path: str, data: bytes, mode: int | None = None) -> None:
+    """Write a *new* file at ``path`` atomically: a fully written, fsynced temporary file is
+    linked into place, which fails (``StaleFileError``) rather than replace a file that
+    appeared meanwhile. Used by "save as" to a new name."""
+    directory = os.path.dirname(os.path.abspath(path))
+    name = os.path.basename(path)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
+                                         dir=directory)
+    except OSError as error:
+        raise InputError(f"cannot write in {directory}: {error.strerror or error}",
+                         path=path) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if mode is not None:
+            os.chmod(temporary, stat.S_IMODE(mode))
+        os.link(temporary, path)  # fails if the name exists: never replaces a file
+    except FileExistsError:
+        raise StaleFileError("was created by someone else meanwhile; nothing was written",
+                             path=path) from None
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror or error}", path=path) from None
+    finally:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+    _fsync_directory(directory)
+
+
 #: Temporary files are ``.NAME.PID.RANDOM.infill`` beside their target.
 TEMP_SUFFIX = ".infill"
 

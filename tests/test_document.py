@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infill.walk import iter_files
 from infill.document import (
     decode_document,
     dominant_newline,
     encode_text,
     is_binary,
-    iter_files,
     read_document,
 )
 from infill.errors import InputError

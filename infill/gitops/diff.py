@@ -357,6 +357,22 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+# ---------------------------------------------------------------------------- for the UI
+
+
+def work_tree_root(repo_dir: str | os.PathLike[str]) -> Path:
+    """The top of the work tree holding ``repo_dir``; ``InputError`` outside one."""
+    try:
+        return gitrepo.repo_root(repo_dir)
+    except gitrepo.GitError as error:
+        raise InputError(error.reason, path=error.path) from None
+
+
+def head_base(root: Path) -> str:
+    """What ``HEAD`` is as a diff base: its tree, or the empty tree before the first commit."""
+    return gitrepo.head_tree(root)
+
+
 # ---------------------------------------------------------------------------- writing
 
 
