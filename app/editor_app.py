@@ -131,8 +131,8 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
         every class in the MRO, so an overriding handler would run before this one.
         """
         self.status.file = os.path.basename(self.path)
-        self.status.modified = bool(self.opened.spans) or self.doc is None
         self.editor.set_spans(self.opened.spans)
+        self.status.modified = self.buffer_modified()
 
     @work(thread=True, exclusive=True, group="model")
     def _load_model(self) -> None:
@@ -204,8 +204,9 @@ class EditorApp(SpanActions, ReviewActions, FileActions, App[int]):
         self.status.modified = self.buffer_modified()
 
     def buffer_modified(self) -> bool:
-        """Whether the buffer holds something the file does not (a new file always does)."""
-        return self.doc is None or self.editor.text != self.doc.text
+        """Whether saving would change the file (a new file always would). Markers the file
+        holds are spans in the buffer, and saving writes them back: not a change."""
+        return self.doc is None or self.saved_text() != self.doc.text
 
     # -- generating --------------------------------------------------------------------------
 

@@ -41,11 +41,16 @@ class FileActions:
             [("save", "Save anyway"), ("cancel", "Cancel")], title="Unfilled spans"),
             lambda answer: answer == "save" and save())
 
-    def _save(self, then: Callable[[], None] | None = None) -> None:
+    def saved_text(self) -> str:
+        """What saving writes: the buffer, with spans not filled yet as markers."""
         text = self.editor.text
         if self.editor.spans:
             text = render_markers(text, self.editor.spans, self.syntax,
                                   guess_language(self.path, text))
+        return text
+
+    def _save(self, then: Callable[[], None] | None = None) -> None:
+        text = self.saved_text()
         if self._guarded(lambda: setattr(self, "doc", files.save(self.doc, self.path, text)), then):
             self._saved(then)
 
@@ -94,7 +99,7 @@ class FileActions:
         editor.replace(opened.text, (0, 0), editor.document.end)
         editor.history.checkpoint()
         editor.set_spans(opened.spans)
-        self.status.modified = bool(opened.spans) or self.doc is None
+        self.status.modified = self.buffer_modified()
         self.notify(f"Reloaded {os.path.basename(self.path)} (ctrl+z brings your version back).")
 
     def action_save_as(self) -> None:

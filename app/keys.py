@@ -50,7 +50,7 @@ KEYS: tuple[Key, ...] = (
     Key("ctrl+g", "generate", "Generate: fill every span with the model", "generate",
         group="Generate"),
     Key("escape", "cancel", "Cancel the fill that is running", "cancel", FILLING, "Generate"),
-    Key("enter,ctrl+y", "accept", "Accept the fill (one undoable edit)", "accept", REVIEW, "Review"),
+    Key("enter", "accept", "Accept the fill (one undoable edit)", "accept", REVIEW, "Review"),
     Key("escape,ctrl+j", "reject", "Reject the fill; the spans stay marked", "reject", REVIEW,
         "Review"),
     Key("ctrl+e", "regenerate", "Generate again with a new seed", "new seed", REVIEW, "Review"),

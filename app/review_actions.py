@@ -18,6 +18,12 @@ REGENERATE_TEMPERATURE = 0.7  # a new seed changes nothing at temperature 0
 REPLAY_INTERVAL = 0.15        # seconds per frame when the replay plays
 
 
+def _steps(run) -> str:
+    """The steps of the shown result, counted as the replay counts them (the last round)."""
+    count = len(run.trajectory()) or run.result.forward_passes
+    return f"{count} step{'s' * (count != 1)}"
+
+
 class ReviewActions:
     """Accept, reject, regenerate, next candidate and replay, for ``EditorApp``."""
 
@@ -40,7 +46,7 @@ class ReviewActions:
             warning = (f" · ⚠ line {refusals[0].line}: {refusals[0].reason.split(';')[0]}"
                        if refusals else "")
             self.status.detail = (f"candidate {run.choice + 1}/{count} · conf "
-                                  f"{run.mean_confidence():.2f} · {result.forward_passes} steps · "
+                                  f"{run.mean_confidence():.2f} · {_steps(run)} · "
                                   f"{result.elapsed:.2f} s{warning}")
 
     def action_accept(self) -> None:

@@ -14,7 +14,8 @@ class SpanList(OptionList):
 
     BINDINGS = [Binding("delete,backspace,x", "remove", "Remove span"),
                 Binding("plus,equals_sign", "strength(0.25)", "Stronger rewrite"),
-                Binding("minus", "strength(-0.25)", "Milder rewrite")]
+                Binding("minus", "strength(-0.25)", "Milder rewrite"),
+                Binding("escape", "app.toggle_spans", "Close the list")]
 
     def show_spans(self, labels: list[str]) -> None:
         highlighted = self.highlighted

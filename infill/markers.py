@@ -258,8 +258,9 @@ def render_markers(text: str, spans: tuple[Span, ...] | list[Span],
                    syntax: MarkerSyntax = MarkerSyntax(), language: str | None = None) -> str:
     """The inverse of ``parse_markers``: ``text`` with each span written back as markers.
 
-    A hole becomes the hole marker (capped as ``__FILL_N__`` when it has a line limit), over
-    whatever text it covered; a rewrite becomes a region around the whole lines it touches,
+    A hole becomes the hole marker (capped as ``__FILL_N__`` when it has a line limit); a hole
+    that covers text (made over a selection) becomes a region around its lines instead, so
+    that saving never drops the selected text. A rewrite becomes a region around the whole lines it touches,
     its marker lines indented like its first line and in the language's comment syntax, with
     its strength and instruction as options. Lets an editor save spans it has not filled yet.
     """
@@ -267,7 +268,7 @@ def render_markers(text: str, spans: tuple[Span, ...] | list[Span],
     pieces: list[str] = []
     cursor = 0
     for span in sorted(spans, key=lambda s: (s.start, s.end)):
-        if span.kind == HOLE:
+        if span.kind == HOLE and span.start == span.end:
             hole = syntax.capped_hole(span.max_lines) if span.max_lines else syntax.hole
             pieces += [text[cursor:span.start], hole]
             cursor = span.end

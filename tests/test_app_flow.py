@@ -76,7 +76,7 @@ async def test_open_shows_markers_as_spans_over_clean_text(tmp_path):
         assert (hole.kind, hole.start == hole.end) == (HOLE, True)
         assert rewrite.kind == REWRITE and rewrite.strength == 0.5
         assert editor.text[rewrite.start:rewrite.end] == '    message = "hello " + name\n'
-        assert app.status.modified and app.status.file == "marked.py"
+        assert not app.status.modified and app.status.file == "marked.py"  # saving would write the same bytes
         assert app.status.state == "ready" and app.status.model == "fake-model"
         assert {name for _, _, name in editor.marks} == {"infill.hole", "infill.rewrite"}
 
@@ -437,3 +437,46 @@ async def test_guard_warns_and_accept_anyway_needs_a_second_enter(tmp_path):
         await pilot.press("enter")
         await pilot.pause()
         assert app.state == "edit" and "return a +" in app.editor.text
+
+
+# ------------------------------------------------------- front-door defects (issue 12)
+
+
+async def test_escape_closes_the_span_list(tmp_path):
+    path = tmp_path / "marked.py"
+    path.write_text(MARKED)
+    app = make_app(str(path), filler=FakeFiller())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("f2")
+        await pilot.pause()
+        assert app.main_screen.has_class("-spans")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not app.main_screen.has_class("-spans")
+
+
+async def test_a_hole_over_a_selection_keeps_the_selected_text_when_saved(sample):
+    app = make_app(str(sample), filler=FakeFiller())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        app.editor.move_cursor((1, 11))
+        await pilot.press("shift+end", "ctrl+f")
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        saved = sample.read_text()
+        assert "return a + b" in saved  # the selected text is still there...
+        assert ">>> infill" in saved and "<<< infill" in saved  # ...marked for rewriting
+
+
+async def test_ctrl_y_is_redo_not_accept_and_one_step_is_singular(sample):
+    app = make_app(str(sample), filler=FakeFiller(["x"], steps=1))
+    async with app.run_test(size=(100, 24)) as pilot:
+        await pilot.pause()
+        app.editor.move_cursor((1, 11))
+        await pilot.press("shift+end", "ctrl+f", "ctrl+g")
+        await wait_for(pilot, lambda: app.state == "review")
+        assert " 1 step " in app.status.detail, app.status.detail
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert app.state == "review"

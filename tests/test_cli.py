@@ -215,3 +215,8 @@ def test_every_registered_strategy_runs_from_the_cli(tmp_path, tiny_model_dir, c
                               "--steps", "3"], capsysbinary)
         assert code == 0, err
         assert b"__FILL__" not in out
+
+
+def test_train_help_has_no_raw_markup(capsys):
+    assert main(["train", "--help"]) == 0
+    assert "``" not in capsys.readouterr().out

@@ -18,7 +18,7 @@ STEPS = ("corpus", "evalsets", "tokenizer", "train")
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in STEPS:
-        print(__doc__.strip(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        print(__doc__.strip().replace("``", "'"), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     step, rest = argv[0], list(argv[1:])
     if step == "corpus":
