@@ -201,26 +201,52 @@ class DiffApp(DiffActions, EditorApp):
             return
         super().action_accept()
         if self.state == EDIT and self.editor.text == run.chosen.text:
-            self._write()
+            fd = self.current_file
+            before = fd.new_text if fd is not None else None
+            if self._write() and before is not None:
+                # Undo and redo of this fill move the file with the buffer (it is written).
+                self._accepted = (fd.path, before, run.chosen.text)
+
+    _accepted: tuple[str, str, str] | None = None  # (path, text before, text after) of the last fill written
+
+    @on(TextArea.Changed, "#editor")
+    def _follow_undo(self) -> None:
+        """Ctrl+z after an accepted (and written) fill restores the file too; ctrl+y redoes it.
+        Written with the guarded writer: a file changed meanwhile is left alone."""
+        fd = self.current_file
+        if self._accepted is None or fd is None or fd.path != self._accepted[0]:
+            return
+        _, before, after = self._accepted
+        text = self.editor.text
+        if fd.new_text is None or text not in (before, after) or text == fd.new_text:
+            return
+        if self._guarded(lambda: write_fill(fd, text), None):
+            self._written()
+            self.notify(f"{'Undid' if text == before else 'Redid'} the fill in {fd.path} "
+                        "on disk too.", timeout=4)
 
     def _save(self, then: Callable[[], None] | None = None) -> None:
         """ctrl+s (and "save and quit"): the buffer goes to its work-tree file."""
         self._write(then)
 
-    def _write(self, then: Callable[[], None] | None = None) -> None:
+    def _write(self, then: Callable[[], None] | None = None) -> bool:
+        """Write the buffer to its work-tree file; whether it was written."""
         fd = self.current_file
         if fd is None or unavailable(fd) is not None:
             self._need(EDIT)
-            return
+            return False
         text = self.editor.text
+        written = False
         if text == fd.new_text:
             self.notify(f"Nothing to write: {fd.path} is as it was loaded.", timeout=3)
         elif self._guarded(lambda: write_fill(fd, text), then):
             self._written()
+            written = True
         else:
-            return
+            return False
         if then is not None:
             then()
+        return written
 
     def _written(self) -> None:
         """After a write: the file against its base again, and its patch against HEAD."""

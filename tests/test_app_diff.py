@@ -132,13 +132,9 @@ async def test_mark_a_hunk_generate_accept_writes_the_work_tree_and_shows_the_pa
         assert sorted(app.editor._gutter_signs) == [1, 13, 14]  # the new diff's added lines
         assert git(repo, "diff", "--cached") == ""  # the index is never touched
 
-        await pilot.press("ctrl+z")  # the fill is one undo step; ctrl+s writes that back
+        await pilot.press("ctrl+z")  # the fill is one undo step, in the file too (issue 12)
         await pilot.pause()
-        assert app.editor.text == NEW and app.status.modified and len(app.editor.spans) == 1
-        await pilot.press("ctrl+s")  # the span came back with the undo: save asks first
-        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceScreen))
-        await pilot.click("#choice-save")
-        await pilot.pause()
+        assert app.editor.text == NEW and len(app.editor.spans) == 1
         assert (repo / "calc.py").read_text() == NEW and not app.status.modified
 
 
@@ -380,3 +376,19 @@ def test_outside_a_git_repository_is_an_input_error(git_env):
         make_diff_app(outside)
     with pytest.raises(InputError, match="unknown revision"):
         make_diff_app(make_repo(git_env, {"a.py": "a\n"}), rev="no-such-rev")
+
+
+async def test_undo_after_an_accepted_fill_restores_the_file_too(repo):
+    app = make_diff_app(repo, filler=FakeFiller(["    return 0\n"]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.editor.move_cursor((13, 0))
+        await pilot.press("ctrl+o")
+        await generate_and_accept(app, pilot)
+        filled = app.editor.text
+        assert (repo / "calc.py").read_text() == filled != NEW
+        await pilot.press("ctrl+z")
+        await wait_for(pilot, lambda: (repo / "calc.py").read_text() == NEW)
+        assert app.editor.text == NEW and not app.status.modified
+        await pilot.press("ctrl+y")
+        await wait_for(pilot, lambda: (repo / "calc.py").read_text() == filled)
