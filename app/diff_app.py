@@ -21,7 +21,7 @@ from textual.widgets import TextArea
 from infill.errors import InfillError
 from infill.fills import FillerLike
 from infill.gitops.diff import FileDiff, write_fill
-from infill.markers import Span
+from infill.markers import Span, spans_over_markers
 
 from . import languages
 from .choice_screen import ChoiceScreen
@@ -97,7 +97,10 @@ class DiffApp(DiffActions, EditorApp):
         self.doc = fd.new_document
         text = fd.new_text or ""
         kept = self._kept_spans.get(fd.path)
-        spans = kept[1] if kept is not None and kept[0] == text else ()
+        # Markers already in the file are spans at once (over the marker text: the diff
+        # shows the file's own lines, so the markers stay in the buffer until filled).
+        spans = kept[1] if kept is not None and kept[0] == text else spans_over_markers(
+            text, self.syntax)
         editor = self.editor
         editor.read_only = fd.new_text is None
         editor.load_buffer(text, languages.language_for_path(self.path), diff_regions(fd), spans)

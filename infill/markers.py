@@ -316,3 +316,35 @@ def marker_definition_lines(pyproject_text: str) -> set[int]:
         elif in_table and _DEFINITION.match(line):
             lines.add(number)
     return lines
+
+
+def spans_over_markers(text: str, syntax: MarkerSyntax = MarkerSyntax()) -> tuple[Span, ...]:
+    """Spans over the markers of ``text`` *as it is*, for a view that cannot take them out
+    (diff mode shows the file's own lines): a hole covers its marker text, so its fill
+    replaces the marker; a region covers its marker lines and the lines between, so its
+    rewrite replaces them all. Empty when the markers are bad (``parse_markers`` says why)."""
+    try:
+        parsed = parse_markers(text, syntax)
+    except InputError:
+        return ()
+    regions = iter([s for s in parsed.spans if s.kind == REWRITE])
+    caps = iter([s.max_lines for s in parsed.spans if s.kind == HOLE])
+    starts = [0]
+    for line in text.split("\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    spans: list[Span] = []
+    opened: MarkerHit | None = None
+    for hit in find_markers(text, syntax):
+        begin = starts[hit.line - 1]
+        if hit.kind == "region-open":
+            opened = hit
+        elif hit.kind == "region-close" and opened is not None:
+            region = next(regions)
+            end = min(starts[hit.line], len(text))
+            spans.append(Span(starts[opened.line - 1], end, REWRITE, None, region.strength,
+                              region.instruction, True, opened.line))
+            opened = None
+        elif hit.kind == HOLE and opened is None:
+            start = begin + hit.column - 1
+            spans.append(Span(start, start + len(hit.text), HOLE, next(caps), line=hit.line))
+    return tuple(spans)

@@ -392,3 +392,15 @@ async def test_undo_after_an_accepted_fill_restores_the_file_too(repo):
         assert app.editor.text == NEW and not app.status.modified
         await pilot.press("ctrl+y")
         await wait_for(pilot, lambda: (repo / "calc.py").read_text() == filled)
+
+
+async def test_markers_already_in_the_file_are_spans_in_diff_mode(git_env):
+    repo = make_repo(git_env, {"m.py": "def f(a):\n    return a\n"})
+    (repo / "m.py").write_text("def f(a):\n    return __FILL__\n")
+    app = make_diff_app(repo, filler=FakeFiller(["a * 2"]))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        (hole,) = app.editor.spans
+        assert app.editor.text[hole.start:hole.end] == "__FILL__"
+        await generate_and_accept(app, pilot)
+        assert (repo / "m.py").read_text() == "def f(a):\n    return a * 2\n"

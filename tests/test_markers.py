@@ -176,3 +176,15 @@ def test_a_rewrite_inside_a_line_is_written_as_a_region_around_its_line():
     out = render_markers(text, [Span(12, 13, REWRITE, strength=0.4, instruction="tidy")],
                          language="rust")
     assert out == "a = 1\n    // >>> infill strength=0.4: tidy\n    b = 2\n    // <<< infill\nc = 3\n"
+
+
+def test_spans_over_markers_cover_the_marker_text_in_place():
+    from infill.markers import REWRITE, spans_over_markers
+
+    text = "x = __FILL__\n# >>> infill strength=0.5\ny = __FILL__\n# <<< infill\nz = __FILL_2__\n"
+    hole, region, capped = spans_over_markers(text)
+    assert text[hole.start:hole.end] == "__FILL__"
+    assert region.kind == REWRITE and region.strength == 0.5
+    assert text[region.start:region.end] == "# >>> infill strength=0.5\ny = __FILL__\n# <<< infill\n"
+    assert text[capped.start:capped.end] == "__FILL_2__" and capped.max_lines == 2
+    assert spans_over_markers("# <<< infill\n") == ()  # bad markers: no spans
