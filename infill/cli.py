@@ -125,9 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return EXIT_ERROR
-    from infill.signals import Terminated, terminate_as_interrupt
+    from infill.signals import Terminated
 
-    terminate_as_interrupt()  # SIGTERM runs the same clean-up as Ctrl-C
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
@@ -160,6 +159,9 @@ def entry() -> None:
     Ctrl-C while the interpreter shuts down (flushing, joining threads, atexit) would print
     a traceback and keep the exit code; from here on it ends the process with 130 at once.
     """
+    from infill.signals import terminate_as_interrupt
+
+    terminate_as_interrupt()  # SIGTERM runs the same clean-up as Ctrl-C (exit 143)
     code = main()
     try:
         sys.stdout.flush()

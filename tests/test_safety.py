@@ -346,3 +346,15 @@ def test_a_killed_run_s_patch_is_named_with_the_restore_command(git_env):
                     check=True)
     assert code == 1
     assert any(f"git apply {left}" in line for line in lines), lines
+
+
+def test_sigterm_runs_the_clean_up_and_exits_143():
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "infill", "fill", "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(5)  # it waits for stdin (the handler is set before anything heavy loads)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert b"Traceback" not in err
