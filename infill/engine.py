@@ -155,6 +155,25 @@ class Filler:
         null = self.denoiser.null_id
         return old + [null] * (budget - len(old)) if null is not None else old
 
+    def _layout_positions(self, rows: list[Row]) -> list[tuple[int, int]]:
+        """(row, position) of the old tokens of a repair rewrite that are only line layout:
+        newlines and the indentation after them. A repair re-masks what the model finds
+        unlikely, and whitespace is often that; regenerated, it came back unindented."""
+        d = self.denoiser
+        out = []
+        for b, row in enumerate(rows):
+            for g in row.canvas.groups:
+                line_start = True
+                for j, token in enumerate(g.prefill):
+                    if token == d.null_id:
+                        break
+                    piece = d.codec.piece(token)
+                    layout = piece != "" and not piece.strip() and (line_start or "\n" in piece)
+                    if layout:
+                        out.append((b, g.offset + j))
+                    line_start = piece.endswith("\n") or (layout and line_start)
+        return out
+
     # -- sampling ---------------------------------------------------------------------------
 
     def logits_fn(self, ids: torch.Tensor, attention: torch.Tensor,
@@ -176,6 +195,8 @@ class Filler:
         batch = make_batch(rows, spans, pad_id=d.pad_id, mask_id=d.mask_id, null_id=d.null_id,
                            banned_ids=d.banned_ids(), seed=seed, round_=round_,
                            temperature=options.temperature)
+        for b, position in self._layout_positions(rows):
+            batch.rescore[b, position] = False  # shown and kept: never re-masked
         first = [b for b, r in enumerate(rows) if r.k == 0]
 
         def on_step(record: StepRecord, current: torch.Tensor, confidence: torch.Tensor) -> None:

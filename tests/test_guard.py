@@ -208,3 +208,26 @@ def test_a_repair_rewrite_shows_null_in_its_spare_slots(tiny_filler):
     assert set(group.prefill[len(old):]) == {engine.denoiser.null_id}
     result = engine.fill_spans(text, [span], seed=0)
     assert result.text.count("\n") >= 1
+
+
+def test_a_repair_rewrite_keeps_its_line_layout(tiny_filler):
+    """strength < 1: newlines and indentation are shown and never re-masked."""
+    from infill.markers import REWRITE, Span
+
+    text = "def f(a):\n    x = a\n    return x\n"
+    start = text.index("    x")
+    span = Span(start, len(text), REWRITE, strength=0.5, block=True, line=2)
+    engine = tiny_filler
+    rows = engine._rows(text, [span], [engine._budget(text, span, None)], "python", 1)
+    group = rows[0].canvas.groups[0]
+    pieces = [engine.denoiser.codec.piece(t) for t in group.prefill]
+    kept = {p - group.offset for _, p in engine._layout_positions(rows)}
+    assert kept, pieces
+    for j in kept:
+        assert not pieces[j].strip()
+    assert any("\n" in pieces[j] for j in kept)
+    old_text = "".join(pieces[:len(engine.denoiser.codec.encode(text[start:]))])
+    assert old_text == text[start:]
+    result = engine.fill_spans(text, [span], seed=0)
+    filled = result.text[start:]
+    assert filled.startswith("    ") or filled.startswith(" ")  # the first line's indentation stays
