@@ -1,9 +1,11 @@
 """The ``infill`` command line: argument parsing, dispatch, and the exit codes.
 
 Exit codes (DESIGN section 4), decided here and nowhere else:
-  0 success; 1 markers left (``--check``) or the hook changed or refused files;
-  2 usage, input or environment error, one line ``FILE:LINE: reason``; 2 wins over 1;
-  130 Ctrl-C; 3 anything unexpected, with the traceback in a log file whose path is printed.
+  0 success; 1 markers left (``--check``, fills the quality guard held back) or the hook
+  changed or refused files; 2 usage, input or environment error, one line
+  ``FILE:LINE: reason`` (also: a file ``--write`` could not write, output cut off by a
+  closed pipe); 2 wins over 1; 130 Ctrl-C; 143 SIGTERM; 3 anything unexpected, with the
+  traceback in a log file whose path is printed.
 
 Subcommands import their heavy modules (torch, textual, git) only when they run.
 """
