@@ -111,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     _model_flags(bench)
     _sampler_flags(bench)
 
+    serve = sub.add_parser("serve", help="language server that keeps the model warm (docs/SERVER.md)")
+    where = serve.add_mutually_exclusive_group()
+    where.add_argument("--stdio", action="store_true", help="LSP over stdin/stdout (the default)")
+    where.add_argument("--tcp", type=int, metavar="PORT", help="LSP over TCP on --host (127.0.0.1)")
+    where.add_argument("--socket", metavar="PATH", help="LSP over a Unix socket")
+    where.add_argument("--fill-only", action="store_true",
+                       help="no LSP: only the per-user fill socket for infill fill and the hook")
+    serve.add_argument("--host", default="127.0.0.1", help="address for --tcp")
+    serve.add_argument("--fill-socket", metavar="PATH", help="the fill socket (default: per user)")
+    serve.add_argument("--no-fill-socket", action="store_true", help="do not serve infill fill and the hook")
+    serve.add_argument("--device-map", metavar="MAP", help="split the model over devices (accelerate)")
+    _model_flags(serve)
+    _sampler_flags(serve)
+
     sub.add_parser("models", help="backends and checkpoints found")
 
     sub.add_parser("train", help="build the corpus, tokenizer and house model (infill train --help)")
@@ -204,6 +218,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if command == "bench":
         from infill.bench import run_bench
         return run_bench(args)
+    if command == "serve":
+        from infill.server import run_serve
+        return run_serve(args)
     if command == "models":
         from infill.fill_cmd import run_models
         return run_models(args)

@@ -42,10 +42,16 @@ def settings_for(args: argparse.Namespace, start: str) -> Settings:
 
 
 def load_filler(settings: Settings, trust_remote_code: bool = False):
-    """The model the settings name (the house model by default), loaded once per run."""
+    """The model the settings name (the house model by default), loaded once per run; or a
+    warm ``infill serve`` holding that model on the per-user socket (``infill.server.usersock``:
+    the same fills, without the load)."""
     import infill
+    from infill.server.usersock import connect_for
 
-    return infill.load(settings.model, settings.device, settings.backend, trust_remote_code)
+    def load():
+        return infill.load(settings.model, settings.device, settings.backend, trust_remote_code)
+
+    return connect_for(settings, trust_remote_code, load) or load()
 
 
 def run_fill(args: argparse.Namespace) -> int:

@@ -12,6 +12,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tests run two at a time (pytest -n 2) on small models: one thread each, no spin-waiting.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("INFILL_THREADS", "1")
+# A developer's running `infill serve` must not answer the tests' fills (tests that want a
+# server start their own on a socket of their own).
+os.environ.setdefault("INFILL_SERVER", "off")
 
 
 @pytest.fixture

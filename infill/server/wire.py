@@ -1,0 +1,103 @@
+"""Plain-JSON forms of what crosses a process boundary: spans, fill results, frames.
+
+The fill socket (``usersock.py``) and the Ray workers (``infill.distributed``) send fills as
+JSON-ready dicts. Decoding gives objects with the same fields as ``infill.engine``'s result
+types, without importing the engine (and so torch): a client that fills through a warm
+server stays a cheap process. ``tests/test_server_socket.py`` checks that the fields match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from infill.markers import Span
+from infill.trajectory import Frame, Slot
+
+
+@dataclass(frozen=True)
+class SpanFill:
+    text: str
+    confidence: float
+    start: int
+    end: int
+    kind: str
+    line: int
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    text: str
+    spans: tuple[SpanFill, ...]
+    score: float
+    parse_errors: int | None
+
+
+@dataclass(frozen=True)
+class FillResult:
+    """``infill.engine.FillResult``'s fields, decoded from JSON."""
+
+    text: str
+    spans: tuple[SpanFill, ...]
+    candidates: tuple[Candidate, ...]
+    trajectory: tuple[Frame, ...]
+    score: float
+    parse_errors: int | None
+    forward_passes: int
+    elapsed: float
+    language: str
+
+
+def span_to_json(span: Span) -> dict[str, Any]:
+    return asdict(span)
+
+
+def span_from_json(data: dict[str, Any]) -> Span:
+    known = {f.name for f in fields(Span)}
+    return Span(**{k: v for k, v in data.items() if k in known})
+
+
+def result_to_json(result: Any, trajectory: bool = True) -> dict[str, Any]:
+    """A fill result (the engine's or a decoded one) as a dict of JSON values."""
+    return {
+        "text": result.text,
+        "spans": [_fill_json(s) for s in result.spans],
+        "candidates": [{"text": c.text, "spans": [_fill_json(s) for s in c.spans],
+                        "score": c.score, "parse_errors": c.parse_errors}
+                       for c in result.candidates],
+        "trajectory": [frame_to_json(f) for f in result.trajectory] if trajectory else [],
+        "score": result.score,
+        "parse_errors": result.parse_errors,
+        "forward_passes": result.forward_passes,
+        "elapsed": result.elapsed,
+        "language": result.language,
+    }
+
+
+def result_from_json(data: dict[str, Any]) -> FillResult:
+    return FillResult(
+        text=data["text"],
+        spans=tuple(SpanFill(**s) for s in data["spans"]),
+        candidates=tuple(Candidate(c["text"], tuple(SpanFill(**s) for s in c["spans"]),
+                                   c["score"], c["parse_errors"]) for c in data["candidates"]),
+        trajectory=tuple(frame_from_json(f) for f in data["trajectory"]),
+        score=data["score"], parse_errors=data["parse_errors"],
+        forward_passes=data["forward_passes"], elapsed=data["elapsed"],
+        language=data["language"],
+    )
+
+
+def frame_to_json(frame: Frame) -> dict[str, Any]:
+    return frame.to_json()
+
+
+def frame_from_json(data: dict[str, Any]) -> Frame:
+    slots = tuple(Slot(**s) for s in data["slots"])
+    return Frame(step=data["step"], slots=slots, round=data.get("round", 0),
+                 elapsed=data.get("elapsed", 0.0))
+
+
+def _fill_json(span: Any) -> dict[str, Any]:
+    return {"text": span.text, "confidence": span.confidence, "start": span.start,
+            "end": span.end, "kind": span.kind, "line": span.line, "tokens": span.tokens}

@@ -1,0 +1,238 @@
+"""``infill serve`` as a language server: a real server subprocess over stdio, driven by the
+pygls/lsprotocol client (code actions, executeCommand, workspace/applyEdit, $/progress,
+frames, both kinds of cancellation)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from typing import Union
+
+import pytest
+
+pytest.importorskip("pygls")
+
+from lsprotocol import types  # noqa: E402
+from pygls.lsp.client import LanguageClient  # noqa: E402
+
+from infill.markers import REWRITE, MarkerSyntax, Span, parse_markers  # noqa: E402
+from infill.server.lsp import text_edits  # noqa: E402
+from infill.settings import Settings  # noqa: E402
+
+SOURCE = "def add(a, b):\n    return __FILL__\n\n\ndef sub(a, b):\n    return a - b\n"
+MANY = "".join(f"def f{i}(a):\n    return __FILL__\n" for i in range(10))
+
+
+def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
+    lines = text.splitlines(keepends=True)
+
+    def offset(pos: types.Position) -> int:
+        return sum(len(line) for line in lines[:pos.line]) + pos.character
+
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character),
+                       reverse=True):
+        text = text[:offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end):]
+    return text
+
+
+class Session:
+    """A client connected to ``infill serve`` on the tiny model, recording what it is sent."""
+
+    def __init__(self, model_dir, tmp_path, frames: bool = True) -> None:
+        self.model_dir, self.tmp_path, self.frames = model_dir, tmp_path, frames
+        self.client = LanguageClient("infill-test", "0")
+        _tell_actions_from_commands(self.client)
+        self.edits: list[types.WorkspaceEdit] = []
+        self.progress: list[object] = []
+        self.frame_notes: list[dict] = []
+        self.messages: list[str] = []
+        self.cancel_progress_at_first_report = False
+        c = self.client
+
+        @c.feature(types.WORKSPACE_APPLY_EDIT)
+        def apply_edit(ls, params: types.ApplyWorkspaceEditParams):
+            self.edits.append(params.edit)
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+        @c.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
+        def create(ls, params):
+            return None
+
+        @c.feature(types.PROGRESS)
+        def progress(ls, params: types.ProgressParams):
+            value = params.value  # the client leaves it as JSON: {"kind": "begin", ...}
+            self.progress.append(value)
+            if self.cancel_progress_at_first_report and value["kind"] == "report":
+                self.cancel_progress_at_first_report = False
+                ls.protocol.notify(types.WINDOW_WORK_DONE_PROGRESS_CANCEL,
+                                   types.WorkDoneProgressCancelParams(token=params.token))
+
+        @c.feature("infill/frames")
+        def frames(ls, params):
+            self.frame_notes.append(params)
+
+        @c.feature(types.WINDOW_SHOW_MESSAGE)
+        def message(ls, params):
+            self.messages.append(params.message)
+
+    async def __aenter__(self) -> "Session":
+        env = dict(os.environ, INFILL_THREADS="1", OMP_NUM_THREADS="1")
+        await self.client.start_io(sys.executable, "-m", "infill", "serve", "--model",
+                                   str(self.model_dir), "--device", "cpu", "--no-fill-socket",
+                                   env=env, cwd=str(self.tmp_path))
+        caps = types.ClientCapabilities(
+            window=types.WindowClientCapabilities(work_done_progress=True),
+            workspace=types.WorkspaceClientCapabilities(
+                apply_edit=True,
+                workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True)))
+        await self.client.initialize_async(types.InitializeParams(
+            capabilities=caps, root_uri=self.tmp_path.as_uri(),
+            initialization_options={"frames": self.frames}))
+        self.client.initialized(types.InitializedParams())
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await asyncio.wait_for(self.client.shutdown_async(None), 60)
+        self.client.exit(None)
+        await asyncio.wait_for(self.client.stop(), 60)
+
+    def open(self, name: str, text: str) -> str:
+        path = self.tmp_path / name
+        path.write_text(text)
+        uri = path.as_uri()
+        self.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1,
+                                                 text=text)))
+        return uri
+
+    async def actions(self, uri: str, rng: types.Range) -> list[types.CodeAction]:
+        return await self.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=rng,
+            context=types.CodeActionContext(diagnostics=[])))
+
+    async def run(self, action: types.CodeAction, msg_id=None):
+        params = types.ExecuteCommandParams(command=action.command.command,
+                                            arguments=action.command.arguments)
+        return await asyncio.wait_for(self.client.protocol.send_request_async(
+            types.WORKSPACE_EXECUTE_COMMAND, params, msg_id=msg_id), 120)
+
+
+def _tell_actions_from_commands(client: LanguageClient) -> None:
+    """pygls' client decodes a CodeAction carrying a command as a Command; tell them apart
+    the way the spec does (a Command's ``command`` is a string)."""
+    converter = client.protocol._converter
+
+    def structure(obj, _):
+        plain = isinstance(obj.get("command"), str)
+        return converter.structure(obj, types.Command if plain else types.CodeAction)
+
+    converter.register_structure_hook(Union[types.Command, types.CodeAction], structure)
+
+
+def _kind(progress: list[dict], kind: str) -> list[dict]:
+    return [p for p in progress if p["kind"] == kind]
+
+
+def _range(a: tuple[int, int], b: tuple[int, int]) -> types.Range:
+    return types.Range(start=types.Position(line=a[0], character=a[1]),
+                       end=types.Position(line=b[0], character=b[1]))
+
+
+def _expected(filler, path, text, spans=None) -> str:
+    options = Settings().sampler_options()
+    if spans is None:
+        marked = parse_markers(text, MarkerSyntax(), str(path))
+        text, spans = marked.text, marked.spans
+    return filler.fill_spans(text, spans, None, 0, path=str(path), **options).text
+
+
+def _edits_of(edit: types.WorkspaceEdit, uri: str) -> list[types.TextEdit]:
+    (change,) = edit.document_changes
+    assert change.text_document.uri == uri and change.text_document.version == 1
+    return list(change.edits)
+
+
+@pytest.mark.slow
+def test_fill_holes_and_rewrite_selection_through_code_actions(tiny_model_dir, tiny_filler,
+                                                               tmp_path):
+    async def scenario():
+        async with Session(tiny_model_dir, tmp_path) as s:
+            uri = s.open("calc.py", SOURCE)
+            actions = await s.actions(uri, _range((1, 4), (1, 4)))
+            assert [a.title for a in actions] == ["infill: fill 1 hole"]
+            answer = await s.run(actions[0])
+            assert answer["applied"] is True
+            filled = apply_edits(SOURCE, _edits_of(s.edits[-1], uri))
+            assert filled == _expected(tiny_filler, tmp_path / "calc.py", SOURCE)
+
+            begins, reports, ends = (_kind(s.progress, k) for k in ("begin", "report", "end"))
+            assert len(begins) == 1 and begins[0]["cancellable"] and len(ends) == 1
+            assert reports and len(s.frame_notes) == len(reports)
+            last = s.frame_notes[-1]
+            # Unknown notifications reach pygls handlers as named tuples.
+            assert last.uri == uri and last.version == 1 and last.frame.step >= 1
+            assert all(slot.state != "masked" for slot in last.frame.slots)
+
+            # A selection (lines 4-5, whole lines): one rewrite span over exactly those lines.
+            actions = await s.actions(uri, _range((4, 0), (6, 0)))
+            titles = [a.title for a in actions]
+            assert titles == ["infill: fill 1 hole", "infill: rewrite selection"]
+            await s.run(actions[1])
+            start = SOURCE.index("def sub")
+            span = Span(start, len(SOURCE), REWRITE, block=True, line=5)
+            rewritten = apply_edits(SOURCE, _edits_of(s.edits[-1], uri))
+            assert rewritten == _expected(tiny_filler, tmp_path / "calc.py", SOURCE, [span])
+            assert rewritten.startswith(SOURCE[:start])
+
+            # Nothing marked and nothing selected: no infill action.
+            plain = s.open("plain.py", "x = 1\n")
+            assert not await s.actions(plain, _range((0, 0), (0, 0)))
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.slow
+def test_cancel_by_request_and_by_progress_token_stops_the_fill(tiny_model_dir, tmp_path):
+    async def scenario():
+        async with Session(tiny_model_dir, tmp_path, frames=False) as s:
+            uri = s.open("many.py", MANY)
+            (action,) = await s.actions(uri, _range((0, 0), (0, 0)))
+            assert action.title == "infill: fill 10 holes"
+
+            s.cancel_progress_at_first_report = True
+            answer = await s.run(action)
+            assert answer["cancelled"] is True and answer["applied"] is False
+            assert s.edits == []
+            assert _kind(s.progress, "end")[-1]["message"] == "cancelled"
+
+            # $/cancelRequest while the fill runs: the request ends as cancelled, no edit.
+            s.progress.clear()
+            request = asyncio.ensure_future(s.run(action, msg_id="fill-1"))
+            for _ in range(600):
+                if _kind(s.progress, "report"):
+                    break
+                await asyncio.sleep(0.05)
+            s.client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="fill-1"))
+            with pytest.raises(Exception, match="cancel"):
+                await request
+            for _ in range(600):
+                if _kind(s.progress, "end"):
+                    break
+                await asyncio.sleep(0.05)
+            ends = _kind(s.progress, "end")
+            assert ends and ends[-1]["message"] == "cancelled"
+            assert s.edits == []
+
+    asyncio.run(scenario())
+
+
+def test_text_edits_replace_only_changed_lines():
+    old = "a\nb __FILL__\nc\n"
+    edits = text_edits(old, "a\nb x\nc\n", len)
+    assert [(e.range.start.line, e.range.end.line, e.new_text) for e in edits] == [(1, 2, "b x\n")]
+    assert apply_edits(old, edits) == "a\nb x\nc\n"
+    # A last line without a newline ends at its last character.
+    edits = text_edits("a\nb", "a\nbc", len)
+    assert edits[0].range.end == types.Position(line=1, character=1)
+    assert apply_edits("a\nb", edits) == "a\nbc"
