@@ -8,7 +8,7 @@ uid; anything else is refused on both sides) and the server accepts only peers w
 The protocol is one JSON object per line, one request and one answer per connection:
 
     -> {"op": "hello"}
-    <- {"ok": true, "protocol": 1, "model": {...}}
+    <- {"ok": true, "protocol": 1, "model": {...}, "fills": N}
     -> {"op": "fill", "load": LoadRequest, "text": str, "spans": [Span...],
         "language": str|null, "seed": int, "path": str|null, "options": {...}}
     <- {"ok": true, "result": FillResult}          (see ``wire.py``)
@@ -75,6 +75,7 @@ class FillSocketServer:
         self.path = path or socket_path()
         self._sock: socket.socket | None = None
         self._inode: int | None = None
+        self.fills = 0  # answered fill requests (``hello`` reports it)
 
     def start(self) -> bool:
         """Listen in a background thread; False when another live server holds the path."""
@@ -131,7 +132,8 @@ class FillSocketServer:
         """The answer to one decoded request (also the unit under test)."""
         op = request.get("op")
         if op == "hello":
-            return {"ok": True, "protocol": PROTOCOL, "model": self.host.describe()}
+            return {"ok": True, "protocol": PROTOCOL, "model": self.host.describe(),
+                    "fills": self.fills}
         if op != "fill":
             return {"ok": False, "kind": "protocol", "error": f"unknown op {op!r}"}
         why = self.host.mismatch(LoadRequest(**request["load"]))
@@ -148,6 +150,7 @@ class FillSocketServer:
             kind = "model" if isinstance(exc, ModelError) else "input"
             return {"ok": False, "kind": kind, "error": exc.reason, "path": exc.path,
                     "line": exc.line}
+        self.fills += 1
         return {"ok": True, "result": wire.result_to_json(result)}
 
 
