@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     _guard_flag(fill)
     for name in ("hole", "region-open", "region-close"):
         fill.add_argument(f"--{name}", help=f"the {name.replace('-', ' ')} marker string")
+    fill.add_argument("--ray", metavar="ADDRESS", help="shard the files over Ray: local, auto or ray://HOST:PORT")
+    fill.add_argument("--ray-workers", type=int, metavar="N", help="model replicas (default: one per GPU)")
+    fill.add_argument("--device-map", metavar="MAP", help="split the model over devices (accelerate)")
     _model_flags(fill)
     _sampler_flags(fill)
 

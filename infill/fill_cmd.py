@@ -41,17 +41,24 @@ def settings_for(args: argparse.Namespace, start: str) -> Settings:
     return load_settings(start, overrides)
 
 
-def load_filler(settings: Settings, trust_remote_code: bool = False):
+def load_filler(settings: Settings, trust_remote_code: bool = False,
+                device_map: str | None = None):
     """The model the settings name (the house model by default), loaded once per run; or a
     warm ``infill serve`` holding that model on the per-user socket (``infill.server.usersock``:
-    the same fills, without the load)."""
+    the same fills, without the load). ``device_map`` splits it over devices
+    (``infill.placement``)."""
     import infill
     from infill.server.usersock import connect_for
 
     def load():
+        if device_map:
+            from infill.placement import load_placed
+
+            return load_placed(settings.model, device_map, device=settings.device,
+                               backend=settings.backend, trust_remote_code=trust_remote_code)
         return infill.load(settings.model, settings.device, settings.backend, trust_remote_code)
 
-    return connect_for(settings, trust_remote_code, load) or load()
+    return connect_for(settings, trust_remote_code, load, device_map) or load()
 
 
 def run_fill(args: argparse.Namespace) -> int:
@@ -77,8 +84,10 @@ def run_fill(args: argparse.Namespace) -> int:
 
     todo = [job for job in jobs if job.marked.spans]
     results = {}
-    if todo:
-        filler = load_filler(settings, args.trust_remote_code)
+    if todo and getattr(args, "ray", None):
+        results = _fill_over_ray(todo, settings, args)
+    elif todo:
+        filler = load_filler(settings, args.trust_remote_code, getattr(args, "device_map", None))
         trajectory = open(args.trajectory, "w", encoding="utf-8") if args.trajectory else None
         try:
             for job in _progress(todo, args):
@@ -188,6 +197,24 @@ def _check_trajectory_path(name: str, jobs: list[_Job]) -> None:
                          path=name)
     if os.path.exists(target) and not os.path.isfile(target):
         raise InputError("--trajectory: not a regular file", path=name)
+
+
+def _fill_over_ray(todo: list[_Job], settings: Settings, args: argparse.Namespace) -> dict:
+    """The fills of ``todo`` from a Ray cluster (``infill.distributed``), by ``id(job)``."""
+    from infill.distributed import FillTask, fill_over_ray, worker_request
+
+    tasks = [FillTask(job.marked.text, tuple(job.marked.spans), job.shown) for job in todo]
+    request = worker_request(settings, args.trust_remote_code, getattr(args, "device_map", None))
+    filled = fill_over_ray(tasks, request, args.ray, language=settings.language,
+                           seed=settings.seed, options=settings.sampler_options(),
+                           workers=getattr(args, "ray_workers", None),
+                           trajectory=bool(args.trajectory),
+                           progress=not args.quiet and len(todo) > 1)
+    if args.trajectory:
+        with open(args.trajectory, "w", encoding="utf-8") as trajectory:
+            for result in filled:
+                write_jsonl(result.trajectory, trajectory)
+    return {id(job): result for job, result in zip(todo, filled)}
 
 
 def run_models(args: argparse.Namespace) -> int:

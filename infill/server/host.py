@@ -68,8 +68,8 @@ def load_model(request: LoadRequest):
     if request.device_map:
         from infill.placement import load_placed
 
-        return load_placed(request.model, request.device_map, backend=request.backend,
-                           trust_remote_code=request.trust_remote_code)
+        return load_placed(request.model, request.device_map, device=request.device,
+                           backend=request.backend, trust_remote_code=request.trust_remote_code)
     import infill
 
     return infill.load(request.model, request.device or "auto", request.backend,

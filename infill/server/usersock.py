@@ -305,14 +305,14 @@ def connect(request: LoadRequest, fallback: Callable[[], Any]) -> RemoteFiller |
     return RemoteFiller(path, request, fallback, hello["model"])
 
 
-def connect_for(settings: Any, trust_remote_code: bool,
-                fallback: Callable[[], Any]) -> RemoteFiller | None:
+def connect_for(settings: Any, trust_remote_code: bool, fallback: Callable[[], Any],
+                device_map: str | None = None) -> RemoteFiller | None:
     """``connect`` for the model ``settings`` name; None if that model cannot be resolved
     (the local load then reports why)."""
     if os.environ.get("INFILL_SERVER", "").lower() in ("off", "0", "no"):
         return None
     try:
-        request = LoadRequest.from_settings(settings, trust_remote_code)
+        request = LoadRequest.from_settings(settings, trust_remote_code, device_map)
     except InfillError:
         return None
     return connect(request, fallback)

@@ -1,0 +1,103 @@
+"""``infill fill --ray``: files sharded over a local Ray cluster on this CPU (two workers) give
+the same output as the plain run, and a worker killed mid-run costs a retry, not results."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+ray = pytest.importorskip("ray")
+
+from infill.distributed import FillTask, fill_over_ray, worker_request  # noqa: E402
+from infill.markers import MarkerSyntax, parse_markers  # noqa: E402
+from infill.settings import Settings  # noqa: E402
+
+FILES = {
+    "a.py": "def add(a, b):\n    return __FILL__\n",
+    "b.py": "x = __FILL__\n",
+    "c.py": "def sub(a, b):\n    # >>> infill\n    return a + b\n    # <<< infill\n",
+    "d.py": "class P:\n    def __init__(self, x):\n        __FILL__\n",
+    "e.py": "for i in range(__FILL__):\n    print(i)\n",
+    "f.py": "name = 'infill'\nprint(__FILL__)\n",
+}
+
+
+def _write(folder):
+    folder.mkdir()
+    for name, text in FILES.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.mark.slow
+def test_fill_over_ray_equals_the_plain_run_and_survives_a_killed_worker(tiny_model_dir,
+                                                                         tiny_filler, capsys):
+    settings = Settings(model=str(tiny_model_dir), device="cpu")
+    tasks, expected = [], []
+    for name, text in FILES.items():
+        marked = parse_markers(text, MarkerSyntax(), name)
+        tasks.append(FillTask(marked.text, marked.spans, name))
+        expected.append(tiny_filler.fill_spans(marked.text, marked.spans, None, 0, path=name,
+                                               **settings.sampler_options()).text)
+    killed = []
+
+    def kill_first_worker(index, pid):
+        if not killed:
+            killed.append(pid)
+            os.kill(pid, signal.SIGKILL)
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        results = fill_over_ray(tasks, worker_request(settings, False, None), "local",
+                                options=settings.sampler_options(), workers=2,
+                                trajectory=True, on_result=kill_first_worker)
+    finally:
+        ray.shutdown()
+    assert [r.text for r in results] == expected
+    assert all(r.trajectory for r in results)
+    assert killed and "retrying" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_infill_fill_ray_local_writes_what_the_plain_run_writes(tiny_model_dir, tmp_path):
+    plain, sharded = _write(tmp_path / "plain"), _write(tmp_path / "ray")
+    flags = ["--model", str(tiny_model_dir), "--device", "cpu"]
+    env = dict(os.environ, INFILL_THREADS="1")
+
+    def infill(args, cwd):
+        return subprocess.run([sys.executable, "-m", "infill", "fill", *args, *flags], cwd=cwd,
+                              env=env, capture_output=True, text=True, timeout=400)
+
+    diff_plain = infill(list(FILES), plain)
+    diff_ray = infill([*FILES, "--ray", "local", "--ray-workers", "2"], sharded)
+    assert diff_plain.returncode == diff_ray.returncode == 0, diff_ray.stderr
+    assert diff_ray.stdout == diff_plain.stdout and "+++ b/a.py" in diff_plain.stdout
+
+    wrote = infill([".", "--write", "--ray", "local", "--ray-workers", "2"], sharded)
+    assert wrote.returncode == 0, wrote.stderr
+    assert infill([".", "--write"], plain).returncode == 0
+    for name in FILES:
+        assert (sharded / name).read_bytes() == (plain / name).read_bytes()
+        assert "__FILL__" not in (sharded / name).read_text()
+
+
+def test_a_cluster_that_is_not_there_is_a_clear_error(tiny_model_dir, tmp_path):
+    (tmp_path / "a.py").write_text(FILES["a.py"])
+    proc = subprocess.run([sys.executable, "-m", "infill", "fill", "a.py", "--ray",
+                           "ray://127.0.0.1:1", "--model", str(tiny_model_dir)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Ray cluster" in proc.stderr, proc.stderr
+    assert (tmp_path / "a.py").read_text() == FILES["a.py"]
+
+
+def test_worker_request_makes_a_model_directory_absolute(tiny_model_dir, monkeypatch):
+    monkeypatch.chdir(tiny_model_dir.parent)
+    request = worker_request(Settings(model=tiny_model_dir.name), False, None)
+    assert request["model"] == os.path.realpath(tiny_model_dir)
+    assert worker_request(Settings(), False, None)["model"] is None
+
+
