@@ -72,11 +72,6 @@ def test_infill_fill_ray_local_writes_what_the_plain_run_writes(tiny_model_dir, 
         return subprocess.run([sys.executable, "-m", "infill", "fill", *args, *flags], cwd=cwd,
                               env=env, capture_output=True, text=True, timeout=400)
 
-    diff_plain = infill(list(FILES), plain)
-    diff_ray = infill([*FILES, "--ray", "local", "--ray-workers", "2"], sharded)
-    assert diff_plain.returncode == diff_ray.returncode == 0, diff_ray.stderr
-    assert diff_ray.stdout == diff_plain.stdout and "+++ b/a.py" in diff_plain.stdout
-
     wrote = infill([".", "--write", "--ray", "local", "--ray-workers", "2"], sharded)
     assert wrote.returncode == 0, wrote.stderr
     assert infill([".", "--write"], plain).returncode == 0
