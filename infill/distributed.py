@@ -51,7 +51,8 @@ class _Worker:
              path: str, options: dict[str, Any], trajectory: bool) -> dict[str, Any]:
         try:
             result = self.filler.fill_spans(text, [wire.span_from_json(s) for s in spans],
-                                            language, seed, path=path, **options)
+                                            language, seed, path=path,
+                                            options=wire.options_from_json(options))
         except InfillError as exc:
             kind = "model" if isinstance(exc, ModelError) else "input"
             return {"index": index, "pid": os.getpid(), "error": exc.reason, "kind": kind,
@@ -62,11 +63,12 @@ class _Worker:
 
 def fill_over_ray(tasks: Sequence[FillTask], request: dict[str, Any], address: str, *,
                   language: str | None = None, seed: int = 0,
-                  options: dict[str, Any] | None = None, workers: int | None = None,
+                  options: Any = None, workers: int | None = None,
                   trajectory: bool = False, progress: bool = False,
                   on_result: Callable[[int, int], None] | None = None) -> list[wire.FillResult]:
-    """The fill of every task, in task order. ``request`` is a ``LoadRequest`` as JSON;
-    ``on_result(index, worker_pid)`` is called as each result arrives."""
+    """The fill of every task, in task order. ``request`` is a ``LoadRequest`` as JSON,
+    ``options`` a ``FillOptions`` (None: the defaults); ``on_result(index, worker_pid)`` is
+    called as each result arrives."""
     ray = _import_ray()
     _connect(ray, address)
     gpus = int(ray.cluster_resources().get("GPU", 0))
@@ -92,7 +94,9 @@ def fill_over_ray(tasks: Sequence[FillTask], request: dict[str, Any], address: s
     pending: dict[Any, tuple[int, int, Any]] = {}  # object ref -> (task, pool slot, actor)
     load = [0] * count
     bar = _Bar(len(tasks)) if progress else None
-    options = dict(options or {})
+    from infill.options import FillOptions
+
+    options = wire.options_to_json(options or FillOptions())
     try:
         while queue or pending:
             for slot in range(count):

@@ -206,7 +206,7 @@ def _fill_over_ray(todo: list[_Job], settings: Settings, args: argparse.Namespac
     tasks = [FillTask(job.marked.text, tuple(job.marked.spans), job.shown) for job in todo]
     request = worker_request(settings, args.trust_remote_code, getattr(args, "device_map", None))
     filled = fill_over_ray(tasks, request, args.ray, language=settings.language,
-                           seed=settings.seed, options=settings.sampler_options(),
+                           seed=settings.seed, options=settings.fill,
                            workers=getattr(args, "ray_workers", None),
                            trajectory=bool(args.trajectory),
                            progress=not args.quiet and len(todo) > 1)

@@ -42,7 +42,7 @@ def test_fill_over_ray_equals_the_plain_run_and_survives_a_killed_worker(tiny_mo
         marked = parse_markers(text, MarkerSyntax(), name)
         tasks.append(FillTask(marked.text, marked.spans, name))
         expected.append(tiny_filler.fill_spans(marked.text, marked.spans, None, 0, path=name,
-                                               **settings.sampler_options()).text)
+                                               options=settings.fill).text)
     killed = []
 
     def kill_first_worker(index, pid):
@@ -53,7 +53,7 @@ def test_fill_over_ray_equals_the_plain_run_and_survives_a_killed_worker(tiny_mo
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         results = fill_over_ray(tasks, worker_request(settings, False, None), "local",
-                                options=settings.sampler_options(), workers=2,
+                                options=settings.fill, workers=2,
                                 trajectory=True, on_result=kill_first_worker)
     finally:
         ray.shutdown()

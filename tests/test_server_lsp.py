@@ -140,11 +140,11 @@ def _range(a: tuple[int, int], b: tuple[int, int]) -> types.Range:
 
 
 def _expected(filler, path, text, spans=None) -> str:
-    options = Settings().sampler_options()
+    options = Settings().fill
     if spans is None:
         marked = parse_markers(text, MarkerSyntax(), str(path))
         text, spans = marked.text, marked.spans
-    return filler.fill_spans(text, spans, None, 0, path=str(path), **options).text
+    return filler.fill_spans(text, spans, None, 0, path=str(path), options=options).text
 
 
 def _edits_of(edit: types.WorkspaceEdit, uri: str) -> list[types.TextEdit]:

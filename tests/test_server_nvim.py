@@ -39,5 +39,5 @@ def test_neovim_fills_a_hole_through_infill_serve(tiny_model_dir, tiny_filler, t
 
     marked = parse_markers(SOURCE, MarkerSyntax(), str(path))
     expected = tiny_filler.fill_spans(marked.text, marked.spans, None, 0, path=str(path),
-                                      **Settings().sampler_options()).text
+                                      options=Settings().fill).text
     assert path.read_text() == expected

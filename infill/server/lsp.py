@@ -153,8 +153,7 @@ async def run_fill(ls: InfillServer, spec: dict[str, Any]) -> dict[str, Any]:
 
     def work():
         return ls.host().fill_spans(text, spans, settings.language, settings.seed, path=path,
-                                    on_frame=on_frame, cancel=cancel,
-                                    **settings.sampler_options())
+                                    options=settings.fill, on_frame=on_frame, cancel=cancel)
 
     try:
         result = await loop.run_in_executor(None, work)

@@ -143,7 +143,8 @@ class FillSocketServer:
         try:
             result = self.host.fill_spans(request["text"], spans, request.get("language"),
                                           int(request.get("seed", 0)), path=request.get("path"),
-                                          cancel=cancel, **request.get("options", {}))
+                                          options=wire.options_from_json(request.get("options")),
+                                          cancel=cancel)
         except Cancelled:
             return {"ok": False, "kind": "cancelled", "error": "fill cancelled"}
         except InfillError as exc:
@@ -246,7 +247,8 @@ class RemoteFiller:
 
     def fill_text(self, text: str, language: str | None = None, seed: int = 0, *,
                   path: str | None = None, syntax: MarkerSyntax | None = None,
-                  cancel: Any = None, **options: Any):
+                  options: Any = None, on_frame: Any = None, cancel: Any = None, **kw: Any):
+        options = _options(options, kw)
         marked = parse_markers(text, syntax or MarkerSyntax(), path)
         if not marked.spans:  # what the engine answers for text without markers
             from infill.languages import guess_language, normalise_language
@@ -255,23 +257,29 @@ class RemoteFiller:
             return wire.FillResult(text, (), (), (), 0.0, None, 0, 0.0, lang)
         if self._local is not None:
             return self._local.fill_text(text, language, seed, path=path, syntax=syntax,
-                                         cancel=cancel, **options)
+                                         options=options, on_frame=on_frame, cancel=cancel)
         return self.fill_spans(marked.text, marked.spans, language, seed, path=path,
-                               cancel=cancel, **options)
+                               options=options, on_frame=on_frame, cancel=cancel)
 
     def fill_spans(self, text: str, spans: Sequence[Span], language: str | None = None,
-                   seed: int = 0, *, path: str | None = None, cancel: Any = None,
-                   **options: Any):
+                   seed: int = 0, *, path: str | None = None, options: Any = None,
+                   on_frame: Any = None, cancel: Any = None):
+        """As ``Filler.fill_spans``; ``on_frame`` is called with the frames once the fill is
+        back (the socket carries whole results)."""
+        options = _options(options, {})
         if self._local is None:
             request = {"op": "fill", "load": self.request.to_json(), "text": text,
                        "spans": [wire.span_to_json(s) for s in spans], "language": language,
-                       "seed": seed, "path": path, "options": options}
+                       "seed": seed, "path": path, "options": wire.options_to_json(options)}
             try:
                 answer = call(self.path, request, cancel)
             except ServerGone:
                 answer = {"ok": False, "kind": "gone"}
             if answer.get("ok"):
-                return wire.result_from_json(answer["result"])
+                result = wire.result_from_json(answer["result"])
+                for frame in result.trajectory if on_frame is not None else ():
+                    on_frame(frame)
+                return result
             kind = answer.get("kind")
             if kind == "cancelled":
                 raise Cancelled("fill cancelled")
@@ -279,8 +287,8 @@ class RemoteFiller:
                 raise _ERRORS[kind](answer["error"], path=answer.get("path"),
                                     line=answer.get("line"))
             self._local = self._fallback()
-        return self._local.fill_spans(text, spans, language, seed, path=path, cancel=cancel,
-                                      **options)
+        return self._local.fill_spans(text, spans, language, seed, path=path, options=options,
+                                      on_frame=on_frame, cancel=cancel)
 
 
 def connect(request: LoadRequest, fallback: Callable[[], Any]) -> RemoteFiller | None:
@@ -303,6 +311,15 @@ def connect(request: LoadRequest, fallback: Callable[[], Any]) -> RemoteFiller |
     if mismatch(served, info, request):
         return None
     return RemoteFiller(path, request, fallback, hello["model"])
+
+
+def _options(options: Any, kw: dict[str, Any]) -> Any:
+    """A ``FillOptions`` from either form the engine takes (``options=`` or keywords)."""
+    from infill.options import FillOptions
+
+    if options is not None and kw:
+        raise TypeError("pass sampler options as options= or as keywords, not both")
+    return options if options is not None else FillOptions.from_kwargs(**kw)
 
 
 def connect_for(settings: Any, trust_remote_code: bool, fallback: Callable[[], Any],

@@ -49,6 +49,18 @@ class FillResult:
     language: str
 
 
+def options_to_json(options: Any) -> dict[str, Any]:
+    """A ``FillOptions`` as JSON (its fields are plain numbers and strings)."""
+    return asdict(options)
+
+
+def options_from_json(data: dict[str, Any] | None) -> Any:
+    from infill.options import FillOptions
+
+    known = {f.name for f in fields(FillOptions)}
+    return FillOptions(**{k: v for k, v in (data or {}).items() if k in known})
+
+
 def span_to_json(span: Span) -> dict[str, Any]:
     return asdict(span)
 
