@@ -5,8 +5,10 @@ frames, both kinds of cancellation)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
+from pathlib import Path
 from typing import Union
 
 import pytest
@@ -17,7 +19,7 @@ from lsprotocol import types  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 
 from infill.markers import REWRITE, MarkerSyntax, Span, parse_markers  # noqa: E402
-from infill.server.lsp import text_edits  # noqa: E402
+from infill.server.lsp import guard_reason, text_edits  # noqa: E402
 from infill.settings import Settings  # noqa: E402
 
 SOURCE = "def add(a, b):\n    return __FILL__\n\n\ndef sub(a, b):\n    return a - b\n"
@@ -39,8 +41,9 @@ def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
 class Session:
     """A client connected to ``infill serve`` on the tiny model, recording what it is sent."""
 
-    def __init__(self, model_dir, tmp_path, frames: bool = True) -> None:
+    def __init__(self, model_dir, tmp_path, frames: bool = True, unix_socket=None) -> None:
         self.model_dir, self.tmp_path, self.frames = model_dir, tmp_path, frames
+        self.unix_socket = unix_socket
         self.client = LanguageClient("infill-test", "0")
         _tell_actions_from_commands(self.client)
         self.edits: list[types.WorkspaceEdit] = []
@@ -78,9 +81,12 @@ class Session:
 
     async def __aenter__(self) -> "Session":
         env = dict(os.environ, INFILL_THREADS="1", OMP_NUM_THREADS="1")
-        await self.client.start_io(sys.executable, "-m", "infill", "serve", "--model",
-                                   str(self.model_dir), "--device", "cpu", "--no-fill-socket",
-                                   env=env, cwd=str(self.tmp_path))
+        serve = ["-m", "infill", "serve", "--model", str(self.model_dir), "--device", "cpu",
+                 "--no-fill-socket"]
+        if self.unix_socket is None:
+            await self.client.start_io(sys.executable, *serve, env=env, cwd=str(self.tmp_path))
+        else:
+            await self._start_unix(serve, env)
         caps = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True),
             workspace=types.WorkspaceClientCapabilities(
@@ -92,9 +98,30 @@ class Session:
         self.client.initialized(types.InitializedParams())
         return self
 
+    async def _start_unix(self, serve: list[str], env: dict) -> None:
+        """``infill serve --socket PATH``, and the client connected to it."""
+        from pygls.io_ import run_async
+
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, *serve, "--socket", str(self.unix_socket), env=env,
+            cwd=str(self.tmp_path), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(1200):
+            if self.unix_socket.exists():
+                break
+            assert self.process.returncode is None, "infill serve --socket exited"
+            await asyncio.sleep(0.1)
+        reader, writer = await asyncio.open_unix_connection(str(self.unix_socket))
+        self.client.protocol.set_writer(writer)
+        self.client._async_tasks.append(asyncio.create_task(run_async(
+            stop_event=self.client._stop_event, reader=reader, protocol=self.client.protocol,
+            logger=logging.getLogger("test"), error_handler=self.client.report_server_error)))
+
     async def __aexit__(self, *exc) -> None:
         await asyncio.wait_for(self.client.shutdown_async(None), 60)
         self.client.exit(None)
+        if self.unix_socket is not None:
+            await asyncio.wait_for(self.process.wait(), 60)
         await asyncio.wait_for(self.client.stop(), 60)
 
     def open(self, name: str, text: str) -> str:
@@ -236,3 +263,38 @@ def test_text_edits_replace_only_changed_lines():
     edits = text_edits("a\nb", "a\nbc", len)
     assert edits[0].range.end == types.Position(line=1, character=1)
     assert apply_edits("a\nb", edits) == "a\nbc"
+
+
+@pytest.mark.slow
+def test_the_server_speaks_lsp_on_a_unix_socket(tiny_model_dir, tiny_filler, tmp_path):
+    import tempfile
+
+    sock = Path(tempfile.mkdtemp(prefix="infill-t-", dir="/tmp")) / "lsp.sock"
+
+    async def scenario():
+        async with Session(tiny_model_dir, tmp_path, frames=False, unix_socket=sock) as s:
+            uri = s.open("calc.py", SOURCE)
+            (action,) = await s.actions(uri, _range((1, 4), (1, 4)))
+            assert (await s.run(action))["applied"] is True
+            filled = apply_edits(SOURCE, _edits_of(s.edits[-1], uri))
+            assert filled == _expected(tiny_filler, tmp_path / "calc.py", SOURCE)
+
+    asyncio.run(scenario())
+    assert not sock.exists()  # the server removed its socket when the client said exit
+    sock.parent.rmdir()
+
+
+def test_the_guard_seam_asks_before_applying_a_refused_fill(monkeypatch):
+    from types import ModuleType, SimpleNamespace
+
+    guard = ModuleType("infill.guard")
+    guard.guard_fills = lambda text, spans, fills, language: (
+        [SimpleNamespace(index=0, line=2, reason="the fill does not parse")]
+        if fills == ["(("] else [])
+    monkeypatch.setitem(sys.modules, "infill.guard", guard)
+
+    def result(text):
+        return SimpleNamespace(spans=[SimpleNamespace(text=text)], language="python")
+
+    assert guard_reason(SOURCE, SOURCE, [], result("((")) == "line 2: the fill does not parse"
+    assert guard_reason(SOURCE, SOURCE, [], result("a + b")) is None

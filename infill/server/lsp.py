@@ -180,17 +180,18 @@ async def run_fill(ls: InfillServer, spec: dict[str, Any]) -> dict[str, Any]:
 def guard_reason(source: str, text: str, spans, result) -> str | None:
     """Why this fill should not be applied silently (DESIGN 5, quality guard), or None.
 
-    The seam for ``infill.guard``: when that module is there, its verdict is used; the
-    client is then asked before the edit is applied (``window/showMessageRequest``).
+    Uses ``infill.guard.guard_fills(text, spans, fills, language) -> [Refusal]`` (the trust
+    issue's guard) when that module is installed; without it every fill is applied. With a
+    refusal the client is asked first (``window/showMessageRequest``: apply anyway, or not).
     """
     try:
-        from infill import guard
+        from infill.guard import guard_fills
     except ImportError:
         return None
-    check = getattr(guard, "review_fill", None)
-    if check is None:
+    refusals = guard_fills(text, spans, [s.text for s in result.spans], result.language)
+    if not refusals:
         return None
-    return check(source, text, spans, result)
+    return "; ".join(f"line {r.line}: {r.reason}" for r in refusals)
 
 
 async def _accept_anyway(ls: InfillServer, reason: str) -> bool:
