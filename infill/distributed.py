@@ -65,7 +65,7 @@ def fill_over_ray(tasks: Sequence[FillTask], request: dict[str, Any], address: s
                   language: str | None = None, seed: int = 0,
                   options: Any = None, workers: int | None = None,
                   trajectory: bool = False, progress: bool = False,
-                  on_result: Callable[[int, int], None] | None = None) -> list[wire.FillResult]:
+                  on_result: Callable[[int, int], None] | None = None) -> list[Any]:
     """The fill of every task, in task order. ``request`` is a ``LoadRequest`` as JSON,
     ``options`` a ``FillOptions`` (None: the defaults); ``on_result(index, worker_pid)`` is
     called as each result arrives."""
@@ -90,7 +90,7 @@ def fill_over_ray(tasks: Sequence[FillTask], request: dict[str, Any], address: s
     pool = [spawn() for _ in range(count)]
     queue = list(range(len(tasks)))
     attempts = [0] * len(tasks)
-    results: list[wire.FillResult | None] = [None] * len(tasks)
+    results: list[Any] = [None] * len(tasks)
     pending: dict[Any, tuple[int, int, Any]] = {}  # object ref -> (task, pool slot, actor)
     load = [0] * count
     bar = _Bar(len(tasks)) if progress else None
@@ -177,6 +177,8 @@ def _connect(ray: Any, address: str) -> None:
         if address == "local":
             ray.init(num_cpus=os.cpu_count(), **quiet)
         else:
+            if address == "auto" and os.environ.get("RAY_ADDRESS"):
+                address = os.environ["RAY_ADDRESS"]
             ray.init(address=address, log_to_driver=False, configure_logging=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise ModelError(f"cannot reach the Ray cluster at {address!r}: "

@@ -144,13 +144,13 @@ def test_bad_requests_get_an_answer(served):
     assert call(served.path, {"op": "fill"})["kind"] == "protocol"
 
 
-def test_wire_results_have_the_engine_fields():
+def test_results_from_the_wire_are_the_engine_types(served, tiny_model_dir, tiny_filler):
     from infill import engine
 
-    for ours, theirs in [(wire.FillResult, engine.FillResult), (wire.SpanFill, engine.SpanFill),
-                         (wire.Candidate, engine.Candidate)]:
-        assert [f.name for f in dataclasses.fields(ours)] == \
-            [f.name for f in dataclasses.fields(theirs)]
+    remote = connect(_request(tiny_model_dir), _never)
+    result = remote.fill_text(SOURCE, path="calc.py")
+    assert isinstance(result, engine.FillResult) and isinstance(result.spans[0], engine.SpanFill)
+    assert result == wire.result_from_json(wire.result_to_json(result))
 
 
 # ------------------------------------------------------------- the CLI and the hook, end to end

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from infill.errors import Cancelled, InfillError, InputError, ModelError
+from infill.fills import FillResult
 from infill.markers import MarkerSyntax, Span, parse_markers
 from infill.server import wire
 from infill.server.host import LoadRequest, ModelHost
@@ -254,7 +255,7 @@ class RemoteFiller:
             from infill.languages import guess_language, normalise_language
 
             lang = normalise_language(language) or guess_language(path, text)
-            return wire.FillResult(text, (), (), (), 0.0, None, 0, 0.0, lang)
+            return FillResult(text, (), (), (), 0.0, None, 0, 0.0, lang)
         if self._local is not None:
             return self._local.fill_text(text, language, seed, path=path, syntax=syntax,
                                          options=options, on_frame=on_frame, cancel=cancel)

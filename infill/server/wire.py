@@ -1,52 +1,19 @@
-"""Plain-JSON forms of what crosses a process boundary: spans, fill results, frames.
+"""Plain-JSON forms of what crosses a process boundary: spans, options, fill results.
 
 The fill socket (``usersock.py``) and the Ray workers (``infill.distributed``) send fills as
-JSON-ready dicts. Decoding gives objects with the same fields as ``infill.engine``'s result
-types, without importing the engine (and so torch): a client that fills through a warm
-server stays a cheap process. ``tests/test_server_socket.py`` checks that the fields match.
+JSON-ready dicts and decode them into the engine's own result types (``infill.fills``, pure:
+no torch), so a client that fills through a warm server stays a cheap process and gets the
+very objects a local ``Filler`` returns.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from typing import Any
 
+from infill.fills import Candidate, FillResult, SpanFill
 from infill.markers import Span
 from infill.trajectory import Frame, Slot
-
-
-@dataclass(frozen=True)
-class SpanFill:
-    text: str
-    confidence: float
-    start: int
-    end: int
-    kind: str
-    line: int
-    tokens: int
-
-
-@dataclass(frozen=True)
-class Candidate:
-    text: str
-    spans: tuple[SpanFill, ...]
-    score: float
-    parse_errors: int | None
-
-
-@dataclass(frozen=True)
-class FillResult:
-    """``infill.engine.FillResult``'s fields, decoded from JSON."""
-
-    text: str
-    spans: tuple[SpanFill, ...]
-    candidates: tuple[Candidate, ...]
-    trajectory: tuple[Frame, ...]
-    score: float
-    parse_errors: int | None
-    forward_passes: int
-    elapsed: float
-    language: str
 
 
 def options_to_json(options: Any) -> dict[str, Any]:
