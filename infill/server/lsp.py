@@ -13,7 +13,7 @@ What a client sees (docs/SERVER.md has the client set-ups):
   rather than garbling it. The command answers ``{"applied", "spans", "confidence"}``.
 - ``infill/frames`` notifications carry the trajectory for clients that animate it: sent
   when the client asked for them with ``initializationOptions: {"frames": true}``; each is
-  ``{"uri", "version", "token", "spans", "frame"}`` with ``frame`` as in ``--trajectory``.
+  ``{"uri", "version", "token", "selection", "frame"}`` with ``frame`` as in ``--trajectory``.
 - Cancelling works from either side: ``$/cancelRequest`` for the command's request or
   ``window/workDoneProgress/cancel`` for its token stop the sampler at the next step.
 
