@@ -19,7 +19,7 @@ from lsprotocol import types  # noqa: E402
 from pygls.lsp.client import LanguageClient  # noqa: E402
 
 from infill.markers import REWRITE, MarkerSyntax, Span, parse_markers  # noqa: E402
-from infill.server.lsp import guard_reason, text_edits  # noqa: E402
+from infill.server.lsp import guard_reason, lsp_lines, text_edits  # noqa: E402
 from infill.settings import Settings  # noqa: E402
 
 SOURCE = "def add(a, b):\n    return __FILL__\n\n\ndef sub(a, b):\n    return a - b\n"
@@ -252,6 +252,13 @@ def test_cancel_by_request_and_by_progress_token_stops_the_fill(tiny_model_dir, 
             assert s.edits == []
 
     asyncio.run(scenario())
+
+
+def test_lines_are_cut_where_lsp_cuts_them():
+    assert lsp_lines("a\x0cb\r\nc\rd\u2028e\n") == ["a\x0cb\r\n", "c\r", "d\u2028e\n"]
+    assert lsp_lines("") == [] and lsp_lines("x") == ["x"]
+    edits = text_edits("p\x0c\nq __FILL__\n", "p\x0c\nq 1\n", len)
+    assert [(e.range.start.line, e.new_text) for e in edits] == [(1, "q 1\n")]
 
 
 def test_text_edits_replace_only_changed_lines():

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import re
 import threading
 import uuid
 from pathlib import Path
@@ -252,7 +253,7 @@ def workspace_edit(ls: InfillServer, uri: str, version: int | None, old: str, ne
 
 def text_edits(old: str, new: str, units: Callable[[str], int]) -> list[types.TextEdit]:
     """Replacements of whole lines that turn ``old`` into ``new``, in the client's units."""
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    a, b = lsp_lines(old), lsp_lines(new)
 
     def position(line: int) -> types.Position:
         if line < len(a) or not a or a[-1].endswith(("\n", "\r")):
@@ -265,6 +266,15 @@ def text_edits(old: str, new: str, units: Callable[[str], int]) -> list[types.Te
             edits.append(types.TextEdit(range=types.Range(start=position(i1), end=position(i2)),
                                         new_text="".join(b[j1:j2])))
     return edits
+
+
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+
+
+def lsp_lines(text: str) -> list[str]:
+    """``text`` cut into lines the way LSP counts them (only \\n, \\r\\n and \\r end a line;
+    ``str.splitlines`` also cuts at form feeds and U+2028), each with its line end."""
+    return [line for line in _LINE_END.split(text) if line]
 
 
 class _Progress:
