@@ -1,5 +1,6 @@
 """``infill fill --ray``: files sharded over a local Ray cluster on this CPU (two workers) give
-the same output as the plain run, and a worker killed mid-run costs a retry, not results."""
+the same output as the plain run, and a worker killed mid-run costs a retry, not results.
+Skipped without ray (``pip install 'infill[ray]'``; the dev extra has it)."""
 
 from __future__ import annotations
 
@@ -34,8 +35,12 @@ def _write(folder):
 
 
 @pytest.mark.slow
-def test_fill_over_ray_equals_the_plain_run_and_survives_a_killed_worker(tiny_model_dir,
-                                                                         tiny_filler, capsys):
+def test_a_local_ray_cluster_with_two_workers_gives_the_plain_output(tiny_model_dir,
+                                                                     tiny_filler, tmp_path,
+                                                                     capsys):
+    """One local Ray instance (starting one costs most of this test), used twice: through the
+    API with a worker killed mid-run, then by ``infill fill --ray ADDRESS --write`` from
+    another process, as on a real cluster."""
     settings = Settings(model=str(tiny_model_dir), device="cpu")
     tasks, expected = [], []
     for name, text in FILES.items():
@@ -50,31 +55,30 @@ def test_fill_over_ray_equals_the_plain_run_and_survives_a_killed_worker(tiny_mo
             killed.append(pid)
             os.kill(pid, signal.SIGKILL)
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    info = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+                    configure_logging=False)
     try:
         results = fill_over_ray(tasks, worker_request(settings, False, None), "local",
-                                options=settings.fill, workers=2,
-                                trajectory=True, on_result=kill_first_worker)
+                                options=settings.fill, workers=2, trajectory=True,
+                                on_result=kill_first_worker)
+        assert [r.text for r in results] == expected
+        assert all(r.trajectory for r in results)
+        assert killed and "retrying" in capsys.readouterr().err
+
+        plain, sharded = _write(tmp_path / "plain"), _write(tmp_path / "ray")
+        flags = ["--write", "--model", str(tiny_model_dir), "--device", "cpu"]
+        env = dict(os.environ, INFILL_THREADS="1")
+
+        def infill(args, cwd):
+            return subprocess.run([sys.executable, "-m", "infill", "fill", ".", *args, *flags],
+                                  cwd=cwd, env=env, capture_output=True, text=True, timeout=400)
+
+        wrote = infill(["--ray", info.address_info["gcs_address"], "--ray-workers", "2"],
+                       sharded)
+        assert wrote.returncode == 0, wrote.stderr
     finally:
         ray.shutdown()
-    assert [r.text for r in results] == expected
-    assert all(r.trajectory for r in results)
-    assert killed and "retrying" in capsys.readouterr().err
-
-
-@pytest.mark.slow
-def test_infill_fill_ray_local_writes_what_the_plain_run_writes(tiny_model_dir, tmp_path):
-    plain, sharded = _write(tmp_path / "plain"), _write(tmp_path / "ray")
-    flags = ["--model", str(tiny_model_dir), "--device", "cpu"]
-    env = dict(os.environ, INFILL_THREADS="1")
-
-    def infill(args, cwd):
-        return subprocess.run([sys.executable, "-m", "infill", "fill", *args, *flags], cwd=cwd,
-                              env=env, capture_output=True, text=True, timeout=400)
-
-    wrote = infill([".", "--write", "--ray", "local", "--ray-workers", "2"], sharded)
-    assert wrote.returncode == 0, wrote.stderr
-    assert infill([".", "--write"], plain).returncode == 0
+    assert infill([], plain).returncode == 0
     for name in FILES:
         assert (sharded / name).read_bytes() == (plain / name).read_bytes()
         assert "__FILL__" not in (sharded / name).read_text()
