@@ -291,17 +291,14 @@ def test_the_server_speaks_lsp_on_a_unix_socket(tiny_model_dir, tiny_filler, tmp
     sock.parent.rmdir()
 
 
-def test_the_guard_seam_asks_before_applying_a_refused_fill(monkeypatch):
-    from types import ModuleType, SimpleNamespace
+def test_the_quality_guard_names_a_fill_that_would_not_parse():
+    from types import SimpleNamespace
 
-    guard = ModuleType("infill.guard")
-    guard.guard_fills = lambda text, spans, fills, language: (
-        [SimpleNamespace(index=0, line=2, reason="the fill does not parse")]
-        if fills == ["(("] else [])
-    monkeypatch.setitem(sys.modules, "infill.guard", guard)
+    marked = parse_markers(SOURCE, MarkerSyntax(), "calc.py")
 
     def result(text):
         return SimpleNamespace(spans=[SimpleNamespace(text=text)], language="python")
 
-    assert guard_reason(SOURCE, SOURCE, [], result("((")) == "line 2: the fill does not parse"
-    assert guard_reason(SOURCE, SOURCE, [], result("a + b")) is None
+    reason = guard_reason(SOURCE, marked.text, marked.spans, result("(("))
+    assert reason is not None and reason.startswith("line 2: ")
+    assert guard_reason(SOURCE, marked.text, marked.spans, result("a + b")) is None

@@ -181,9 +181,9 @@ async def run_fill(ls: InfillServer, spec: dict[str, Any]) -> dict[str, Any]:
 def guard_reason(source: str, text: str, spans, result) -> str | None:
     """Why this fill should not be applied silently (DESIGN 5, quality guard), or None.
 
-    Uses ``infill.guard.guard_fills(text, spans, fills, language) -> [Refusal]`` (the trust
-    issue's guard) when that module is installed; without it every fill is applied. With a
+    ``infill.guard.guard_fills`` decides, as for ``infill fill --write`` and the hook; with a
     refusal the client is asked first (``window/showMessageRequest``: apply anyway, or not).
+    The import is guarded so that the server runs on a tree without the guard.
     """
     try:
         from infill.guard import guard_fills
