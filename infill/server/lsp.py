@@ -168,7 +168,7 @@ async def run_fill(ls: InfillServer, spec: dict[str, Any]) -> dict[str, Any]:
         ls.protocol.cancels.pop(msg_id, None)
     progress.end(f"filled {len(spans)} span{'s' if len(spans) != 1 else ''}")
 
-    reason = guard_reason(source, text, spans, result)
+    reason = guard_reason(source, text, spans, result) if getattr(settings, "guard", True) else None
     if reason is not None and not await _accept_anyway(ls, reason):
         return {"applied": False, "guard": reason}
     edit = workspace_edit(ls, uri, version, source, result.text)
