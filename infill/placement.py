@@ -84,7 +84,8 @@ def place(denoiser: Any, spec: dict[str, Any]) -> dict[str, Any]:
     else:
         no_split = list(getattr(module, "_no_split_modules", None) or [])
         max_memory = _max_memory(spec.get("max_memory"))
-        if spec["strategy"] in ("auto", "balanced", "balanced_low_0") and torch.cuda.device_count() > 1:
+        balanced = spec["strategy"] in ("auto", "balanced", "balanced_low_0")
+        if balanced and torch.cuda.device_count() > 1:
             max_memory = get_balanced_memory(module, max_memory=max_memory,
                                              no_split_module_classes=no_split,
                                              low_zero=spec["strategy"] == "balanced_low_0")
