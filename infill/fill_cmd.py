@@ -87,7 +87,9 @@ def run_fill(args: argparse.Namespace) -> int:
     if todo and getattr(args, "ray", None):
         results = _fill_over_ray(todo, settings, args)
     elif todo:
-        filler = load_filler(settings, args.trust_remote_code, getattr(args, "device_map", None))
+        device_map = getattr(args, "device_map", None)
+        filler = (load_filler(settings, args.trust_remote_code, device_map=device_map)
+                  if device_map else load_filler(settings, args.trust_remote_code))
         trajectory = open(args.trajectory, "w", encoding="utf-8") if args.trajectory else None
         try:
             for job in _progress(todo, args):
