@@ -29,7 +29,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-SOURCE = "def area(width, height):\n    return __FILL__\n"
+SOURCE = "def add(a, b):\n    return __FILL__\n"
 
 
 async def lsp_times(model: list[str], runs: int, work: Path) -> list[float]:
@@ -39,12 +39,16 @@ async def lsp_times(model: list[str], runs: int, work: Path) -> list[float]:
     def apply_edit(ls, params):
         return types.ApplyWorkspaceEditResult(applied=True)
 
+    @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+    def guard_question(ls, params):  # the quality guard asks: answer as a user who accepts
+        return params.actions[0]
+
     await client.start_io(sys.executable, "-m", "infill", "serve", *model, "--no-fill-socket",
                           cwd=str(work))
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(
         workspace=types.WorkspaceClientCapabilities(apply_edit=True))))
     client.initialized(types.InitializedParams())
-    uri = (work / "area.py").as_uri()
+    uri = (work / "add.py").as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1,
                                              text=SOURCE)))
@@ -74,9 +78,9 @@ def cli_times(model: list[str], runs: int, work: Path) -> tuple[list[float], lis
             if server.poll() is not None:
                 raise SystemExit("infill serve --fill-only exited")
             time.sleep(0.1)
-        (work / "area.py").write_text(SOURCE)
+        (work / "add.py").write_text(SOURCE)
         served, alone = [], []
-        command = [sys.executable, "-m", "infill", "fill", "area.py", *model]
+        command = [sys.executable, "-m", "infill", "fill", "add.py", *model]
         for _ in range(runs):
             for mode, out in (("on", served), ("off", alone)):
                 started = time.perf_counter()
