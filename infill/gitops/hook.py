@@ -18,8 +18,8 @@ Two ways to run:
   every other hook it runs.
 
 Layers, as in black: ``scan`` (pure, text to markers and counts) feeds ``plan`` (which files
-need what), then the I/O of filling and writing, then ``Report`` (one outcome per file, the
-messages and the exit code). Exit codes: 0 nothing to do; 1 a file was changed or a staged
+need what), both in ``hook_plan.py`` with the sources; then the I/O of filling and writing
+here; then ``Report`` (one outcome per file, the messages and the exit code). Exit codes: 0 nothing to do; 1 a file was changed or a staged
 file still holds a marker (``--check``, a conflict, a time-out); ``InfillError`` (exit 2)
 for bad markers, in which case nothing is written.
 """
@@ -28,63 +28,23 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import fnmatch
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infill.document import Document, decode_document, encode_text, is_binary
+from infill.document import decode_document, encode_text
 from infill.errors import Cancelled, InfillError, InputError, Interrupted
 from infill.gitops import repo as gitrepo
+from infill.gitops.hook_plan import (CONFLICT, FAILED, FILLED, Out, Report, Target, excluded, plan,
+                                     staged_sources, with_checkout_bytes, worktree_sources)
 from infill.gitops.stash import interrupted_patches, unstaged_changes_set_aside
 from infill.guard import Refusal, guard_fills, keep_refused_markers
-from infill.markers import HOLE, MarkerSyntax, find_markers, marker_definition_lines, parse_markers
+from infill.markers import HOLE, MarkerSyntax, parse_markers
 from infill.settings import Settings, load_settings
 from infill.signals import deferred_interrupts
-
-FILLED = "filled"  # the fill was written to the work tree
-MARKERS = "markers"  # --check: markers found, nothing written
-CONFLICT = "conflict"  # the fill clashed with unstaged changes and was rolled back
-FAILED = "failed"  # this file could not be filled; the staged file keeps its markers
-
-Out = Callable[[str], Any]
-
-
-@dataclass(frozen=True)
-class FileOutcome:
-    path: str
-    status: str
-    message: str
-
-
-@dataclass
-class Report:
-    """Per-file outcomes of one hook run; the exit code follows from them."""
-
-    outcomes: list[FileOutcome] = field(default_factory=list)
-    timed_out: bool = False
-
-    def add(self, path: str, status: str, message: str, out: Out) -> None:
-        self.outcomes.append(FileOutcome(path, status, message))
-        out(message)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.outcomes or self.timed_out else 0
-
-
-@dataclass(frozen=True)
-class Target:
-    """A file that needs filling: its path and the document the fill is computed from."""
-
-    path: str  # relative to the top of the work tree, "/"-separated
-    document: Document
-    holes: int
-    regions: int
-
 
 def run_hook(
     files: Sequence[str] = (),
@@ -121,10 +81,10 @@ def run_hook(
 
     paths = [gitrepo.relative_to_root(root, f, cwd) for f in files]
     if framework and paths:
-        sources = _worktree_sources(root, paths)
+        sources = worktree_sources(root, paths)
     else:
-        sources = _staged_sources(root, paths, all_files)
-    sources = {p: raw for p, raw in sources.items() if not _excluded(p, exclude)}
+        sources = staged_sources(root, paths, all_files)
+    sources = {p: raw for p, raw in sources.items() if not excluded(p, exclude)}
 
     report = Report()
     _name_interrupted_runs(root, report, out)
@@ -140,7 +100,7 @@ def run_hook(
         return report.exit_code
 
     if not framework:
-        targets = [_with_checkout_bytes(root, t, syntax) for t in targets]
+        targets = [with_checkout_bytes(root, t, syntax) for t in targets]
     try:
         with _deadline(timeout) as cancel:
             fills = _fill_all(targets, filler_factory, syntax, cancel, fill_options or {},
@@ -167,115 +127,6 @@ def _name_interrupted_runs(root: Path, report: Report, out: Out) -> None:
                    f"infill hook: an earlier run was killed while your unstaged changes were "
                    f"set aside; they are saved in {patch}. Check 'git diff', restore what is "
                    f"missing with: git apply {patch} (then delete the file)", out)
-
-
-def scan(text: str, syntax: MarkerSyntax, path: str) -> tuple[int, int]:
-    """The (holes, regions) that ``text`` asks to fill; ``InputError`` for bad markers."""
-    marked = parse_markers(text, syntax, path=path)
-    holes = sum(1 for span in marked.spans if span.kind == HOLE)
-    return holes, len(marked.spans) - holes
-
-
-def plan(
-    sources: Mapping[str, tuple[bytes, int | None]],
-    syntax: MarkerSyntax,
-    report: Report,
-    out: Out,
-    check: bool,
-) -> tuple[list[Target], list[InfillError]]:
-    """The files that need filling, and the marker errors; ``--check`` reports markers."""
-    targets: list[Target] = []
-    errors: list[InfillError] = []
-    for path, (raw, mode) in sources.items():
-        try:
-            document = decode_document(raw, path=path, mode=mode)
-        except InputError as error:
-            if not is_binary(raw) and _mentions_marker(raw, syntax):
-                report.add(path, FAILED, f"{error} (it seems to hold a marker; not filled)", out)
-            continue
-        hits = find_markers(document.text, syntax)
-        if path.rsplit("/", 1)[-1] == "pyproject.toml":
-            # The [tool.infill] lines that define the markers are not markers.
-            defined = marker_definition_lines(document.text)
-            if all(hit.line in defined for hit in hits):
-                continue
-            if any(hit.line in defined for hit in hits) and not check:
-                report.add(path, FAILED, f"{path}: holds markers besides the [tool.infill] "
-                           "marker definitions; fill those by hand (not filled)", out)
-                continue
-            hits = [hit for hit in hits if hit.line not in defined]
-        if not hits:
-            continue
-        if check:
-            for hit in hits:
-                report.add(path, MARKERS, f"{path}:{hit.line}:{hit.column}: {hit.text}", out)
-            continue
-        try:
-            holes, regions = scan(document.text, syntax, path)
-        except InfillError as error:
-            errors.append(error)
-            continue
-        targets.append(Target(path, document, holes, regions))
-    return targets, errors
-
-
-# ---------------------------------------------------------------------------- sources
-
-
-def _staged_sources(
-    root: Path, paths: Sequence[str], all_files: bool
-) -> dict[str, tuple[bytes, int | None]]:
-    """The staged blobs of ``paths`` (or of every staged change): regular files only."""
-    if not paths and not all_files:
-        paths = gitrepo.staged_paths(root)
-        if not paths:
-            return {}
-    entries = gitrepo.index_entries(root, () if all_files and not paths else paths)
-    # Symlinks, submodules (gitlinks) and unmerged entries are not text to fill.
-    entries = [e for e in entries if e.is_regular_file and e.stage == 0]
-    blobs = gitrepo.read_blobs(root, [e.oid for e in entries])
-    return {e.path: (blob, int(e.mode, 8)) for e, blob in zip(entries, blobs)}
-
-
-def _worktree_sources(root: Path, paths: Sequence[str]) -> dict[str, tuple[bytes, int | None]]:
-    """The work-tree files ``paths`` (what the pre-commit framework hands a hook)."""
-    sources = {}
-    for path in paths:
-        full = root / path
-        if full.is_symlink() or not full.is_file():
-            continue  # deleted, a directory (submodule) or a link
-        sources[path] = (full.read_bytes(), full.stat().st_mode)
-    return sources
-
-
-def _with_checkout_bytes(root: Path, target: Target, syntax: MarkerSyntax) -> Target:
-    """The target as the work tree would hold its staged blob (eol and smudge filters).
-
-    Filling these bytes, not the raw blob, keeps a CRLF checkout CRLF.
-    """
-    proc = gitrepo.git(["cat-file", "--filters", f":0:{target.path}"], root, check=False)
-    if proc.returncode != 0:
-        return target
-    try:
-        document = decode_document(proc.stdout, path=target.path, mode=target.document.mode)
-    except InputError:
-        return target
-    if find_markers(document.text, syntax) != find_markers(target.document.text, syntax):
-        return target
-    return Target(target.path, document, target.holes, target.regions)
-
-
-def _excluded(path: str, exclude: Sequence[str]) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatch(path, pattern) or fnmatch.fnmatch(name, pattern)
-               for pattern in exclude)
-
-
-def _mentions_marker(raw: bytes, syntax: MarkerSyntax) -> bool:
-    text = raw.decode("utf-8", "replace")
-    return any(marker in text for marker in (syntax.region_open, syntax.region_close)) or bool(
-        syntax.hole_pattern().search(text)
-    )
 
 
 # ---------------------------------------------------------------------------- filling
