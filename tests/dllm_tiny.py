@@ -95,9 +95,20 @@ def _scale(name: str, shape: tuple[int, ...], hidden: int) -> tuple[float, float
     return 0.0, 1.0 / shape[1] ** 0.5
 
 
+_CACHE: dict[tuple[str, str, int], dict[str, torch.Tensor]] = {}
+
+
 def make_weights(family: str, config: dict | None = None, seed: int = SEED) -> dict[str, torch.Tensor]:
-    """Official tensor name -> bfloat16 tensor; deterministic in (seed, name)."""
+    """Official tensor name -> bfloat16 tensor; deterministic in (seed, name). (A fresh dict
+    each call; the tensors are shared between calls and must not be modified in place.)"""
     config = config or CONFIGS[family]
+    key = (family, json.dumps(config, sort_keys=True), seed)
+    if key not in _CACHE:
+        _CACHE[key] = _make_weights(family, config, seed)
+    return dict(_CACHE[key])
+
+
+def _make_weights(family: str, config: dict, seed: int) -> dict[str, torch.Tensor]:
     hidden = config.get("d_model") or config["hidden_size"]
     out = {}
     for name, shape in official_shapes(family, config).items():
