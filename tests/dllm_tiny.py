@@ -145,3 +145,75 @@ def input_rows(seed: int, lengths: list[int], mask_id: int, masked: float = 0.3)
         ids[hide] = mask_id
         rows.append(ids.tolist())
     return rows
+
+
+# ----------------------------------------------------------------------------- tokenizers
+
+LLADA_SPECIALS = {126080: "<|startoftext|>", 126081: "<|endoftext|>", 126082: "[CLS]", 126083: "[gMASK]",
+                  126336: "<|mdm_mask|>", 126340: "<role>", 126341: "</role>",
+                  126346: "<|start_header_id|>", 126347: "<|end_header_id|>", 126348: "<|eot_id|>"}
+DREAM_SPECIALS = {151643: "<|endoftext|>", 151644: "<|im_start|>", 151645: "<|im_end|>",
+                  151659: "<|fim_prefix|>", 151660: "<|fim_middle|>", 151661: "<|fim_suffix|>",
+                  151665: "<|beginoftext|>", 151666: "<|mask|>"}
+VARIANT_SPECIALS = {"diffucoder": {151667: "<|dlm_pad|>"}, "dreamon": {151667: "<|expand|>"}}
+_MERGES = ["Ġ Ġ", "ĠĠ ĠĠ", "r e", "Ġ re", "t u", "r n", "tu rn", "Ġre turn", "d e", "de f", "Ġ x"]
+
+
+def _byte_vocab(size: int, specials: dict[int, str]) -> tuple[dict[str, int], list[str]]:
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    vocab = {s: i for i, s in enumerate(sorted(ByteLevel.alphabet()))}
+    for merge in _MERGES:
+        vocab.setdefault(merge.replace(" ", ""), len(vocab))
+    by_id = {i: s for s, i in vocab.items()}
+    for i in range(len(by_id), min(specials)):
+        by_id[i] = f"t{i}."   # ordinary tokens that no merge produces
+    return {s: i for i, s in by_id.items()}, _MERGES
+
+
+def write_tokenizer(directory: Path, family: str, variant: str = "dream") -> None:
+    """Tokenizer files shaped like the family's own: LLaDA ships tokenizer.json; the Dream
+    family ships vocab.json + merges.txt and a tokenizer_config.json naming the added tokens
+    (no tokenizer.json: infill must build the fast tokenizer itself)."""
+    directory = Path(directory)
+    if family == "llada":
+        from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+        vocab, merges = _byte_vocab(126464, LLADA_SPECIALS)
+        for i, s in LLADA_SPECIALS.items():
+            vocab[s] = i
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=[tuple(m.split(" ")) for m in merges]))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+        tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for _, s in sorted(LLADA_SPECIALS.items())])
+        tok.save(str(directory / "tokenizer.json"))
+        config = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+                  "chat_template": ("{% for m in messages %}{% if loop.index0 == 0 %}{{ bos_token }}{% endif %}"
+                                    "<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n{{ m['content'] }}"
+                                    "<|eot_id|>{% endfor %}<|start_header_id|>assistant<|end_header_id|>\n\n")}
+        specials = LLADA_SPECIALS
+    else:
+        specials = {**DREAM_SPECIALS, **VARIANT_SPECIALS.get(variant, {})}
+        vocab, merges = _byte_vocab(151643, specials)
+        (directory / "vocab.json").write_text(json.dumps(vocab))
+        (directory / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+        config = {"bos_token": "<|beginoftext|>", "eos_token": "<|endoftext|>", "mask_token": "<|mask|>",
+                  "pad_token": "<|dlm_pad|>" if variant == "diffucoder" else "<|endoftext|>",
+                  "tokenizer_class": "DreamTokenizer",
+                  "auto_map": {"AutoTokenizer": ["tokenization_dream.DreamTokenizer", None]}}
+    config["added_tokens_decoder"] = {str(i): {"content": s, "special": True, "normalized": False,
+                                               "lstrip": False, "rstrip": False, "single_word": False}
+                                      for i, s in sorted(specials.items())}
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
+
+
+def write_model(directory: Path, family: str, variant: str | None = None) -> Path:
+    """A complete tiny checkpoint (weights, config, tokenizer) of a family or Dream variant."""
+    config = dict(CONFIGS[family])
+    if variant == "dreamon":
+        config["architectures"] = ["DreamModel"]
+    path = write_checkpoint(directory, family, config)
+    write_tokenizer(path, family, variant or "dream")
+    if variant == "dreamon":
+        (path / "generation_config.json").write_text(json.dumps({"mask_token_id": 151666, "expand_token_id": 151667}))
+    return path

@@ -77,3 +77,48 @@ def load_model(path: Path, device: str = "cpu", dtype: torch.dtype | None = None
     config = config if config is not None else native.read_config(path)
     arch = arch_from_config(config, path)
     return native.build(path, arch, tensor_names(arch), device, dtype or native.default_dtype(device))
+
+
+# Recommended settings (the model cards): entropy order, low temperature, nucleus 0.95 (DreamOn
+# 0.9), one token per step. Dream was trained with a 2048-token context (its README), though
+# config.json says 131072: infill windows canvases to 2048.
+DEFAULTS = {
+    "dream": {"strategy": "entropy", "temperature": 0.2, "top_p": 0.95, "max_context": 2048},
+    "diffucoder": {"strategy": "entropy", "temperature": 0.4, "top_p": 0.95, "max_context": 2048},
+    "dreamon": {"strategy": "entropy", "temperature": 0.2, "top_p": 0.9, "max_context": 2048},
+}
+EOS, IM_END, DLM_PAD, EXPAND = "<|endoftext|>", "<|im_end|>", "<|dlm_pad|>", "<|expand|>"
+
+
+def variant(tokenizer, path: Path) -> str:
+    """``dreamon`` (has ``<|expand|>``), ``diffucoder`` (has ``<|dlm_pad|>``) or ``dream``
+    (Dream, Dream-Coder: same tokens and conventions)."""
+    if EXPAND in tokenizer.specials:
+        return "dreamon"
+    if DLM_PAD in tokenizer.specials:
+        return "diffucoder"
+    return "dream"
+
+
+def conventions(config: dict, tokenizer, path: Path, vocab_size: int):
+    """Ids and settings of a Dream-family checkpoint: mask from config.json; a canvas is
+    ``<|beginoftext|>`` prefix, slots, suffix ``<|endoftext|>`` (DreamOn's infilling format);
+    logits shifted; "nothing here" is EOS (``<|im_end|>`` counts as EOS), or DiffuCoder's
+    ``<|dlm_pad|>`` (EOS and ``<|im_end|>`` count as it); every other special banned."""
+    from infill.backends.native_backend import Conventions, special_ids
+
+    specials = tokenizer.specials
+    kind = variant(tokenizer, path)
+    mask = int(config.get("mask_token_id") or tokenizer.token_id("mask_token") or MASK_ID)
+    eos = config.get("eos_token_id")
+    eos = int(eos) if isinstance(eos, int) else tokenizer.token_id("eos_token") or specials.get(EOS)
+    bos = tokenizer.token_id("bos_token")
+    pad = config.get("pad_token_id")
+    pad = int(pad) if isinstance(pad, int) else eos
+    null = specials[DLM_PAD] if kind == "diffucoder" else eos
+    pooled = tuple(i for i in (eos, specials.get(IM_END)) if i is not None and i != null)
+    banned = special_ids(tokenizer, vocab_size) - {mask}
+    return Conventions(family=kind, mask_id=mask, bos_id=bos, eos_id=eos, null_id=null,
+                       pad_id=pad if pad is not None else 0, pooled=pooled,
+                       banned=tuple(sorted(banned)), defaults=dict(DEFAULTS[kind]),
+                       shifted_logits=True, expand_id=specials.get(EXPAND))

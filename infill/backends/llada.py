@@ -97,3 +97,32 @@ def load_model(path: Path, device: str = "cpu", dtype: torch.dtype | None = None
     prefix = "model.transformer." if "model.transformer.wte.weight" in stored else "transformer."
     return native.build(path, arch, tensor_names(arch, prefix), device,
                         dtype or native.default_dtype(device))
+
+
+# LLaDA's special tokens (tokenizer_config.json of LLaDA-8B-Instruct)
+BOS, EOS, EOT = "<|startoftext|>", "<|endoftext|>", "<|eot_id|>"
+
+# generate.py's recommended use: low-confidence remasking, greedy, one token per step,
+# semi-autoregressive blocks of 32 (applied where the sampler supports blocks).
+DEFAULTS = {"strategy": "confidence", "temperature": 0.0, "block_length": 32}
+
+
+def conventions(config: dict, tokenizer, path: Path, vocab_size: int):
+    """Ids and settings of a LLaDA checkpoint: mask from config.json (``mask_token_id``);
+    a canvas starts with ``<|startoftext|>`` and ends with ``<|endoftext|>``; EOS is "nothing
+    here" (the instruct model pads its answers with it) and EoT counts as EOS; every other
+    special token is banned from fills."""
+    from infill.backends.native_backend import Conventions, special_ids
+
+    specials = tokenizer.specials
+    mask = int(config.get("mask_token_id") or specials.get("<|mdm_mask|>", MASK_ID))
+    eos = config.get("eos_token_id")
+    eos = int(eos) if isinstance(eos, int) else tokenizer.token_id("eos_token") or specials.get(EOS)
+    bos = tokenizer.token_id("bos_token") or specials.get(BOS)
+    pad = config.get("pad_token_id")
+    pad = int(pad) if isinstance(pad, int) else eos
+    pooled = tuple(i for i in (specials.get(EOT),) if i is not None)
+    banned = special_ids(tokenizer, vocab_size) - {mask}
+    return Conventions(family="llada", mask_id=mask, bos_id=bos, eos_id=eos, null_id=eos,
+                       pad_id=pad if pad is not None else 0, pooled=pooled,
+                       banned=tuple(sorted(banned)), defaults=dict(DEFAULTS))

@@ -1,0 +1,112 @@
+"""Denoisers over the native forwards: LLaDA and the Dream family, with no remote code.
+
+A family module (``llada.py``, ``dream.py``) reads the checkpoint's config and tokenizer
+files into a ``Conventions``: which id is the mask, which frame a canvas (BOS, EOS), which
+mean "nothing here" (the null: EOS, LLaDA's EoT, DiffuCoder's ``<|dlm_pad|>``; their
+probabilities are pooled into one null id so the sampler sees one), which are banned from
+fills (every other special token: a fill never holds ``<|im_end|>`` or ``<|startoftext|>``,
+and nothing of them is written as text), and the family's recommended sampler settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from infill.backends import native
+from infill.backends.base import Denoiser, TextCodec
+from infill.backends.tokenizer_files import load_tokenizer
+from infill.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Conventions:
+    family: str                  # "llada", "dream", "dream-coder", "diffucoder", "dreamon"
+    mask_id: int
+    bos_id: int | None
+    eos_id: int | None
+    null_id: int | None
+    pad_id: int
+    pooled: tuple[int, ...] = ()  # ids whose probability counts as the null's
+    banned: tuple[int, ...] = ()  # ids a fill may never hold
+    defaults: dict = field(default_factory=dict)
+    shifted_logits: bool = False
+    expand_id: int | None = None  # DreamOn: "one more slot here"
+
+
+class NativeDenoiser(Denoiser):
+    """A ``Denoiser`` whose ``logits`` run ``native.DecoderLM``."""
+
+    model: native.DecoderLM
+    pooled: tuple[int, ...] = ()
+    banned: tuple[int, ...] = ()
+    family: str = ""
+    expand_id: int | None = None
+
+    def banned_ids(self) -> list[int]:
+        ids = set(self.banned) | set(super().banned_ids())
+        ids.discard(self.null_id)
+        return sorted(ids)
+
+    def logits(self, ids: torch.Tensor, attention: torch.Tensor,
+               wanted: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.inference_mode():
+            logits = self.model(ids.to(self.model.embed.device), attention).float()
+            if self.pooled and self.null_id is not None:
+                group = [self.null_id, *self.pooled]
+                logits[..., self.null_id] = torch.logsumexp(logits[..., group], dim=-1)
+                logits[..., list(self.pooled)] = float("-inf")
+        return logits.cpu()
+
+
+def special_ids(tokenizer, vocab_size: int) -> set[int]:
+    """Every special/added token id of the tokenizer that exists in the model's vocabulary."""
+    return {i for i in tokenizer.specials.values() if 0 <= i < vocab_size}
+
+
+def check_ids(conv: Conventions, vocab_size: int, path: Path) -> None:
+    for name in ("mask_id", "bos_id", "eos_id", "null_id", "pad_id", "expand_id"):
+        value = getattr(conv, name)
+        if value is not None and not 0 <= value < vocab_size:
+            raise ModelError(f"{name} {value} is outside the vocabulary (0..{vocab_size - 1})", path=str(path))
+
+
+def load_native(path: Path, family_module, device: str, dtype: str | None = None) -> NativeDenoiser:
+    """Load ``path`` with ``family_module`` (llada or dream) on ``device``."""
+    from infill.backends.hf import pick_device, set_cpu_threads
+
+    device = pick_device(device)
+    if device == "cpu":
+        set_cpu_threads()
+    config = native.read_config(path)
+    tokenizer = load_tokenizer(path)
+    arch = family_module.arch_from_config(config, path)
+    conv = family_module.conventions(config, tokenizer, path, arch.vocab_size)
+    check_ids(conv, arch.vocab_size, path)
+    model = family_module.load_model(path, device, native.default_dtype(device, dtype), config)
+    max_context = min(arch.max_context, int(conv.defaults.get("max_context", arch.max_context)))
+    defaults = _runnable(conv.defaults)
+    denoiser = NativeDenoiser(
+        name=path.name, codec=TextCodec(tokenizer), mask_id=conv.mask_id, null_id=conv.null_id,
+        bos_id=conv.bos_id, eos_id=conv.eos_id, pad_id=conv.pad_id, max_context=max_context,
+        shifted_logits=conv.shifted_logits, defaults=defaults, device=device,
+        backend=conv.family, path=str(path), parameters=model.parameters_count())
+    denoiser.model = model
+    denoiser.pooled = tuple(i for i in conv.pooled if i != conv.null_id)
+    denoiser.banned = conv.banned
+    denoiser.family = conv.family
+    denoiser.expand_id = conv.expand_id
+    return denoiser
+
+
+def _runnable(defaults: dict) -> dict:
+    """The family's recommended settings that this sampler can run (a strategy it does not
+    know falls back to ``confidence``)."""
+    from infill import sampler
+
+    out = dict(defaults)
+    if out.get("strategy") not in getattr(sampler, "STRATEGIES", (out.get("strategy"),)):
+        out["strategy"] = "confidence"
+    return out
