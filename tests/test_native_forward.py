@@ -87,18 +87,20 @@ def test_padded_batch_matches_official_rows(family, side):
         check_row(ref, b, logits[b, at])
 
 
-def test_bfloat16_forward_is_close(family, checkpoints):
-    """bf16 (the CUDA default) runs and agrees with float32 to bf16 precision."""
+def test_bfloat16_forward_matches_official_bfloat16(family, checkpoints):
+    """In bf16 (the CUDA default, optional on CPU) the native forward gives the official
+    code's bf16 logits (recorded on CPU: identical there; one bf16 step of slack for other
+    CPUs' kernels), and stays close to float32."""
     name, net32, ref = family
-    ids = ref["forward.0.ids"][None]
     net16 = FAMILIES[name][0].load_model(checkpoints[name], "cpu", torch.bfloat16)
-    with torch.inference_mode():
-        a = net32(ids).float()
-        b = net16(ids)
-    assert b.dtype == torch.bfloat16
-    assert torch.isfinite(b).all()
-    scale = a.abs().max()
-    assert (a - b.float()).abs().max() / scale < 0.05
+    for r, ids in rows_of(ref):
+        with torch.inference_mode():
+            b = net16(ids[None])[0]
+            a = net32(ids[None])[0]
+        assert b.dtype == torch.bfloat16
+        got = b.float()[:, ref["columns"]]
+        assert (got - ref[f"forward.{r}.logits_bf16"]).abs().max() <= 0.125
+        assert (b.float() - a).abs().max() / a.abs().max() < 0.05
 
 
 # ------------------------------------------------------------------------ sampler parity
