@@ -84,12 +84,12 @@ def strip_llada_leftovers(source: str) -> str:
     return source[:start] + source[end:]
 
 
-def official_model(family: str, reference: Path, work: Path):
+def official_model(family: str, reference: Path, work: Path, weights: dict | None = None):
     from transformers import AutoConfig
     from transformers.dynamic_module_utils import get_class_from_dynamic_module
 
     folder = work / family
-    folder.mkdir()
+    folder.mkdir(parents=True)
     files = LLADA_FILES if family == "llada" else DREAM_FILES
     for name in files:
         text = (reference / family / name).read_text()
@@ -116,7 +116,7 @@ def official_model(family: str, reference: Path, work: Path):
         cfg._attn_implementation = "sdpa"
         cls = get_class_from_dynamic_module("modeling_dream.DreamModel", str(folder))
         model = cls(cfg)
-    weights = {k: v.float() for k, v in dllm_tiny.make_weights(family).items()}
+    weights = {k: v.float() for k, v in (weights or dllm_tiny.make_weights(family)).items()}
     missing, unexpected = model.load_state_dict(weights, strict=False)
     allowed = {"model.transformer.mask_head.weight", "model.transformer.mask_head.bias"}
     assert not unexpected, unexpected
@@ -229,6 +229,60 @@ def record_dream_greedy(model, out: dict, manifest: dict) -> None:
                  "temperature=0, top_k=None, top_p=None, eps=-1e-3): history[b, i] is row b's canvas after step i+1")}
 
 
+def record_dreamon(generator_file: Path, reference: Path, work: Path, out_dir: Path) -> dict:
+    """DreamOn's own variable-length sampler (eval/generator.py of DreamLM/DreamOn:
+    ``MDMGenerator.batch_generate_with_expand_as_token``, its evaluation settings but greedy)
+    on the Dream architecture with the "dreamon" tiny weights; one prompt at a time (its
+    sampler supports batch size 1). Records each prompt, every intermediate middle, the final
+    middle and the number of forward passes."""
+    from types import SimpleNamespace
+
+    folder = work / "dreamon"
+    folder.mkdir()
+    shutil.copy(generator_file, folder / "dreamon_generator.py")
+    module = load_module("dreamon_generator", folder / "dreamon_generator.py")
+    model = official_model("dream", reference, work / "dreamon-model", weights=dllm_tiny.make_weights("dream", variant="dreamon"))
+    max_gen = 12
+    cfg = SimpleNamespace(temperature=0.0, top_p=None, top_k=None, show_progress=False, dtype="fp32",
+                          device="cpu", max_tokens=2048, min_gen_len=4, max_prompt_len=1024,
+                          max_gen_len=max_gen, pad_to_max_len=False, pad_eos_to_right=True, batch_size=1,
+                          eps=1e-3, steps=128, alg="entropy", alg_temp=0.0, delete_eos_token=True)
+    tokenizer = SimpleNamespace(mask_id=151666, expand_id=151667, eos_id=151643)
+    generator = module.MDMGenerator(cfg, model, tokenizer)
+    out, cases = {}, {}
+    for seed in range(6):
+        prefix, suffix = dllm_tiny.input_rows(dllm_tiny.SEED + 100 + seed, [7, 5], 151666, masked=0.0)
+        prompt = [151665] + prefix + [151666] * cfg.min_gen_len + suffix + [151643]
+        rec = Recorder(model)
+        x, length = generator.batch_generate_with_expand_as_token(torch.tensor([prompt]))
+        rec.release()
+        start = 1 + len(prefix)
+        middles = []
+        for canvas in [c[0] for c in rec.calls] + [x[0]]:
+            real = (canvas != 151666).nonzero().flatten()
+            end = int(real[-1]) + 1 - len(suffix) - 1     # the window ends with suffix + EOS
+            middles.append(canvas[start:end].tolist())
+        middle = x[0, start:start + length].tolist()
+        assert middles[-1] == middle, (middles[-1], middle)
+        assert 151666 not in middle
+        name = f"dreamon.{seed}"
+        out[name + ".prompt"] = torch.tensor(prompt)
+        width = max(len(m) for m in middles)
+        out[name + ".middles"] = torch.tensor([m + [-1] * (width - len(m)) for m in middles])
+        cases[name] = {"prefix_len": len(prefix), "suffix_len": len(suffix), "passes": len(rec.calls),
+                       "final_length": length, "grew": max(len(m) for m in middles) > cfg.min_gen_len,
+                       "ended_early": length < cfg.min_gen_len}
+    from safetensors.torch import save_file
+
+    save_file(out, str(out_dir / "dreamon.safetensors"))
+    assert any(c["grew"] for c in cases.values()) and any(c["ended_early"] for c in cases.values())
+    return {"cases": cases, "max_gen_len": max_gen, "min_gen_len": cfg.min_gen_len,
+            "what": ("DreamOn eval/generator.py MDMGenerator.batch_generate_with_expand_as_token, "
+                     "alg=entropy, temperature=0, delete_eos_token and pad_eos_to_right on; middles[i] is "
+                     "the middle (masks included) the i-th forward pass saw, the last row the result "
+                     "(padded with -1)")}
+
+
 def record_tokenizer(reference: Path, work: Path, out_dir: Path) -> dict:
     from transformers import AutoTokenizer
 
@@ -306,6 +360,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reference", type=Path, default=Path("/work/shared/reference/dllm"))
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "fixtures" / "dllm")
+    parser.add_argument("--dreamon-generator", type=Path, default=None,
+                        help="eval/generator.py of DreamLM/DreamOn (needs omegaconf and tqdm installed)")
     args = parser.parse_args()
     from safetensors.torch import save_file
     import transformers
@@ -330,6 +386,8 @@ def main() -> None:
             save_file({k: v.contiguous() for k, v in out.items()}, str(args.out / f"{family}.safetensors"))
             manifest["families"][family] = info
         manifest["tokenizer"] = record_tokenizer(args.reference, work, args.out)
+        if args.dreamon_generator:
+            manifest["dreamon"] = record_dreamon(args.dreamon_generator, args.reference, work, args.out)
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     total = sum(f.stat().st_size for f in args.out.iterdir())
     print(f"wrote {args.out} ({total / 1e3:.0f} kB)")

@@ -95,17 +95,38 @@ def _scale(name: str, shape: tuple[int, ...], hidden: int) -> tuple[float, float
     return 0.0, 1.0 / shape[1] ** 0.5
 
 
-_CACHE: dict[tuple[str, str, int], dict[str, torch.Tensor]] = {}
+_CACHE: dict[tuple[str, str, int, str | None], dict[str, torch.Tensor]] = {}
 
 
-def make_weights(family: str, config: dict | None = None, seed: int = SEED) -> dict[str, torch.Tensor]:
+def make_weights(family: str, config: dict | None = None, seed: int = SEED,
+                 variant: str | None = None) -> dict[str, torch.Tensor]:
     """Official tensor name -> bfloat16 tensor; deterministic in (seed, name). (A fresh dict
-    each call; the tensors are shared between calls and must not be modified in place.)"""
+    each call; the tensors are shared between calls and must not be modified in place.)
+
+    ``variant="dreamon"``: Dream weights whose output rows for ``<|expand|>`` (151667) and
+    EOS (151643) are set so that a random model expands some spans (the expand row points
+    along the mask token's normalised embedding, which dominates masked positions' final
+    states) and ends others early (EOS along another token's direction): the DreamOn sampler
+    tests then see growth, deletion and plain fills."""
     config = config or CONFIGS[family]
-    key = (family, json.dumps(config, sort_keys=True), seed)
+    key = (family, json.dumps(config, sort_keys=True), seed, variant)
     if key not in _CACHE:
-        _CACHE[key] = _make_weights(family, config, seed)
+        weights = _make_weights(family, config, seed)
+        if variant == "dreamon":
+            weights = _dreamon_rows(weights)
+        _CACHE[key] = weights
     return dict(_CACHE[key])
+
+
+def _dreamon_rows(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    embed = weights["model.embed_tokens.weight"].float()
+    norm = weights["model.norm.weight"].float()
+    head = weights["lm_head.weight"].float().clone()
+    toward_mask = embed[151666] / embed[151666].pow(2).mean().sqrt() * norm
+    other = embed[1000] * norm
+    head[151667] = 3.6 * toward_mask / toward_mask.norm()
+    head[151643] = 6.0 * other / other.norm()
+    return {**weights, "lm_head.weight": head.to(torch.bfloat16)}
 
 
 def _make_weights(family: str, config: dict, seed: int) -> dict[str, torch.Tensor]:
@@ -119,7 +140,7 @@ def _make_weights(family: str, config: dict, seed: int) -> dict[str, torch.Tenso
 
 
 def write_checkpoint(directory: Path, family: str, config: dict | None = None, seed: int = SEED,
-                     extra_files: dict[str, str] | None = None) -> Path:
+                     extra_files: dict[str, str] | None = None, variant: str | None = None) -> Path:
     """A checkpoint directory: config.json and model.safetensors (no tokenizer)."""
     from safetensors.torch import save_file
 
@@ -127,7 +148,7 @@ def write_checkpoint(directory: Path, family: str, config: dict | None = None, s
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "config.json").write_text(json.dumps(config, indent=2))
-    save_file(make_weights(family, config, seed), str(directory / "model.safetensors"),
+    save_file(make_weights(family, config, seed, variant), str(directory / "model.safetensors"),
               metadata={"format": "pt"})
     for name, text in (extra_files or {}).items():
         (directory / name).write_text(text)
@@ -212,7 +233,7 @@ def write_model(directory: Path, family: str, variant: str | None = None) -> Pat
     config = dict(CONFIGS[family])
     if variant == "dreamon":
         config["architectures"] = ["DreamModel"]
-    path = write_checkpoint(directory, family, config)
+    path = write_checkpoint(directory, family, config, variant=variant if variant == "dreamon" else None)
     write_tokenizer(path, family, variant or "dream")
     if variant == "dreamon":
         (path / "generation_config.json").write_text(json.dumps({"mask_token_id": 151666, "expand_token_id": 151667}))

@@ -169,3 +169,39 @@ def test_dream_greedy_matches_diffusion_generate(checkpoints):
 def test_reference_fixtures_are_small():
     total = sum(f.stat().st_size for f in FIXTURES.iterdir())
     assert total < 1_000_000
+
+
+def test_dreamon_sampler_matches_official(tmp_path):
+    """DreamOn's variable-length sampler (expand -> two masks, EOS ends the middle, entropy
+    order, one token per step) against DreamOn's own eval/generator.py: the same middle
+    before every forward pass, the same result, the same number of passes; the recorded
+    cases include spans that grew to the budget, ended early, and neither."""
+    from infill.backends.dreamon import dreamon_sample
+
+    ref = references("dreamon")
+    meta = json.loads((FIXTURES / "manifest.json").read_text())["dreamon"]
+    net = dream.load_model(write_checkpoint(tmp_path, "dream", variant="dreamon"), "cpu", torch.float32)
+    budget, initial = meta["max_gen_len"], meta["min_gen_len"]
+    for name, case in meta["cases"].items():
+        prompt = ref[name + ".prompt"].tolist()
+        start = 1 + case["prefix_len"]
+        row = prompt[:start] + [151666] * budget + prompt[start + initial:]
+        seen = []
+
+        def logits_fn(x, att):
+            m = [t for t in x[0, start:].tolist()]
+            seen.append(m[:len(m) - (x.shape[1] - int(att[0].sum())) - case["suffix_len"] - 1])
+            with torch.inference_mode():
+                logits = net(x, att).float()
+            return torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
+
+        ids = torch.tensor([row])
+        out, _, passes, _ = dreamon_sample(
+            logits_fn, ids, torch.ones_like(ids), [[(start, start + budget)]], mask_id=151666,
+            expand_id=151667, eos_id=151643, pad_id=151643, steps=None, strategy="entropy",
+            initial=initial)
+        middles = [[t for t in r if t >= 0] for r in ref[name + ".middles"].tolist()]
+        final = [t for t in out[0, start:start + budget].tolist() if t != 151643]
+        assert seen == middles[:-1], name
+        assert final == middles[-1], name
+        assert passes == case["passes"], name
