@@ -15,6 +15,7 @@ a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword option
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -92,16 +93,19 @@ class Filler:
         grown_cap = max(8, self.denoiser.max_context // 2)
 
         passes = 0
+        cap = sampler_options.steps  # bounds the passes of the whole fill, every round together
         for round_ in range(MAX_ROUNDS):
             live: list[Frame] = []
+            round_options = sampler_options if cap is None else replace(sampler_options,
+                                                                        steps=cap - passes)
             rows, out = self._run(text, ordered, order, budgets, lang, seed, round_,
-                                  sampler_options, options.candidates, on_frame, live, cancel,
+                                  round_options, options.candidates, on_frame, live, cancel,
                                   started)
             passes += out.forward_passes
             fills = self._read_fills(rows, out, ordered, options.candidates)
             used_up = [i for i, s in enumerate(ordered)
                        if self._elastic(s) and fills[0][i].full and budgets[i] < grown_cap]
-            if not used_up or round_ == MAX_ROUNDS - 1:
+            if not used_up or round_ == MAX_ROUNDS - 1 or (cap is not None and passes >= cap):
                 break
             for i in used_up:
                 budgets[i] = min(grown_cap, budgets[i] * 2)

@@ -244,6 +244,9 @@ def run_models(args: argparse.Namespace) -> int:
     for name, backend, where in cached:
         extra = " (needs --trust-remote-code)" if BACKENDS[backend].needs_remote_code else ""
         print(f"  {name}: backend {backend}{extra}  {where}")
+        if backend in ("llada", "dream"):
+            from infill.backends.native_backend import describe
+            print(f"    {describe(where, backend)}")
     return 0 if path is not None or cached else 2
 
 

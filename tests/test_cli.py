@@ -173,8 +173,9 @@ def test_models_lists_runnable_checkpoints_in_the_local_cache(tmp_path, monkeypa
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     main(["models"])
     out = capsys.readouterr().out
-    assert "GSAI-ML/LLaDA-8B-Instruct: backend llada (needs --trust-remote-code)" in out
-    assert "Dream-org/Dream-v0-Base-7B: backend dream" in out
+    assert "GSAI-ML/LLaDA-8B-Instruct: backend llada  " in out  # own forward: no remote code
+    assert "Dream-org/Dream-v0-Base-7B: backend dream  " in out
+    assert "needs --trust-remote-code" not in out
     assert "answerdotai/ModernBERT-base: backend hf-mlm" in out
     assert "gpt2" not in out
     from infill.backends import BACKENDS

@@ -66,10 +66,15 @@ class Backend:
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
     Backend("hf-mlm", "infill.backends.hf:load_masked_lm", infill_checkpoint,
             summary="any masked LM (AutoModelForMaskedLM); the house model"),
-    Backend("llada", "infill.backends.hf:load_remote_dllm", model_type("llada"), True,
-            "LLaDA family, through its own remote code", {"mask_id": 126336, "shifted": False}),
-    Backend("dream", "infill.backends.hf:load_remote_dllm", model_type("dream"), True,
-            "Dream family (Dream, Dream-Coder, DiffuCoder, DreamOn), remote code",
+    Backend("llada", "infill.backends.native_backend:load_llada", model_type("llada"),
+            summary="LLaDA family (8B Base/Instruct, 1.5): infill's own forward, no remote code"),
+    Backend("dream", "infill.backends.native_backend:load_dream", model_type("dream"),
+            summary="Dream family (Dream, Dream-Coder, DiffuCoder, DreamOn): infill's own forward"),
+    Backend("llada-remote", "infill.backends.hf:load_remote_dllm", never, True,
+            "LLaDA through its own remote code (--trust-remote-code)",
+            {"mask_id": 126336, "shifted": False}),
+    Backend("dream-remote", "infill.backends.hf:load_remote_dllm", never, True,
+            "Dream family through its own remote code (--trust-remote-code)",
             {"mask_id": 151666, "shifted": True}),
 )}
 FALLBACK = "hf-mlm"  # a checkpoint no family claims: try it as a plain masked LM

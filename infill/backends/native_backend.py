@@ -73,13 +73,27 @@ def check_ids(conv: Conventions, vocab_size: int, path: Path) -> None:
             raise ModelError(f"{name} {value} is outside the vocabulary (0..{vocab_size - 1})", path=str(path))
 
 
-def load_native(path: Path, family_module, device: str, dtype: str | None = None) -> NativeDenoiser:
-    """Load ``path`` with ``family_module`` (llada or dream) on ``device``."""
-    from infill.backends.hf import pick_device, set_cpu_threads
+def load_llada(path: Path, device: str, backend=None, config=None, *,
+               trust_remote_code: bool = False) -> NativeDenoiser:
+    """Registry loader (``infill.backends.BACKENDS``) for LLaDA checkpoints."""
+    from infill.backends import llada
 
-    device = pick_device(device)
-    if device == "cpu":
-        set_cpu_threads()
+    return load_native(path, llada, device)
+
+
+def load_dream(path: Path, device: str, backend=None, config=None, *,
+               trust_remote_code: bool = False) -> NativeDenoiser:
+    """Registry loader for Dream-family checkpoints (Dream, Dream-Coder, DiffuCoder, DreamOn)."""
+    from infill.backends import dream
+
+    return load_native(path, dream, device)
+
+
+def load_native(path: Path, family_module, device: str, dtype: str | None = None) -> NativeDenoiser:
+    """Load ``path`` with ``family_module`` (llada or dream) on ``device`` ("auto" resolved)."""
+    from infill.backends.base import prepare_device
+
+    device = prepare_device(device)
     config = native.read_config(path)
     tokenizer = load_tokenizer(path)
     arch = family_module.arch_from_config(config, path)
@@ -110,3 +124,26 @@ def _runnable(defaults: dict) -> dict:
     if out.get("strategy") not in getattr(sampler, "STRATEGIES", (out.get("strategy"),)):
         out["strategy"] = "confidence"
     return out
+
+
+def describe(path: Path, backend: str) -> str:
+    """One line for ``infill models``: the family variant and its recommended settings, read
+    from config.json and the tokenizer's special tokens only (no weights are read)."""
+    import json
+
+    from infill.backends import dream, llada
+    from infill.backends.tokenizer_files import FileTokenizer, added_tokens
+
+    try:
+        config = native.read_config(path)
+        specials, tok_config = added_tokens(path)
+        module = llada if backend == "llada" else dream
+        arch = module.arch_from_config(config, path)
+        tokenizer = FileTokenizer(None, specials, tok_config)
+        conv = module.conventions(config, tokenizer, path, arch.vocab_size)
+    except (ModelError, KeyError, TypeError, ValueError) as exc:
+        return f"cannot read it: {exc}"
+    context = min(arch.max_context, int(conv.defaults.get("max_context", arch.max_context)))
+    settings = {k: v for k, v in conv.defaults.items() if k != "max_context"}
+    return (f"{conv.family}, context {context} tokens, mask {conv.mask_id}, "
+            f"defaults {json.dumps(settings)}")

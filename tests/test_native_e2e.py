@@ -1,0 +1,80 @@
+"""Tiny checkpoints of each public family fill through ``infill fill`` with the project's own
+install and without --trust-remote-code: bytes outside the spans unchanged, no special token
+in the file, forward passes within --steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from dllm_tiny import DREAM_SPECIALS, LLADA_SPECIALS, VARIANT_SPECIALS, write_model
+from infill.cli import main
+
+SOURCE = b"def area(r):\r\n    pi = 3.14159  # caf\xc3\xa9\r\n    __FILL__\r\n    return pi * r * r\r\n"
+VARIANTS = {"llada": ("llada", None), "dream": ("dream", None), "diffucoder": ("dream", "diffucoder"),
+            "dreamon": ("dream", "dreamon")}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    return {name: write_model(tmp_path_factory.mktemp(name), *spec) for name, spec in VARIANTS.items()}
+
+
+def specials_of(name: str) -> list[str]:
+    family, variant = VARIANTS[name]
+    table = LLADA_SPECIALS if family == "llada" else {**DREAM_SPECIALS, **VARIANT_SPECIALS.get(variant, {})}
+    return list(table.values())
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_fill_without_remote_code(name, models, tmp_path):
+    target = tmp_path / "area.py"
+    target.write_bytes(SOURCE)
+    code = main(["fill", str(target), "--model", str(models[name]), "--device", "cpu",
+                 "--steps", "3", "--write"])
+    assert code == 0
+    out = target.read_bytes()
+    head, tail = SOURCE.split(b"__FILL__")
+    assert out.startswith(head) and out.endswith(tail) and out != SOURCE
+    text = out.decode("utf-8")
+    for special in specials_of(name):
+        assert special not in text, special
+
+
+def test_models_shows_family_defaults(models, tmp_path, monkeypatch, capsys):
+    hub = tmp_path / "hub"
+    for name, path in models.items():
+        snap = hub / f"models--org--{name}" / "snapshots" / "abc"
+        snap.parent.mkdir(parents=True)
+        snap.symlink_to(path, target_is_directory=True)
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    main(["models"])
+    out = capsys.readouterr().out
+    assert "org/llada: backend llada " in out and "needs --trust-remote-code" not in out
+    assert 'llada, context 4096 tokens, mask 126336, defaults {"strategy": "confidence"' in out
+    assert "dreamon, context 2048 tokens, mask 151666" in out
+    assert "diffucoder, context 2048 tokens" in out
+    assert '"strategy": "entropy"' in out
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_family_ids_and_steps_bound_the_whole_fill(name, models):
+    """Ids come from the checkpoint: mask from config.json, BOS/EOS from the tokenizer files,
+    the null is EOS (LLaDA, Dream, DreamOn) or <|dlm_pad|> (DiffuCoder), every other special
+    banned. --steps bounds the forward passes of the whole fill, elastic rounds included."""
+    import infill
+
+    filler = infill.load(str(models[name]), device="cpu")
+    d = filler.denoiser
+    assert filler.info.backend == name
+    if name == "llada":
+        assert (d.mask_id, d.bos_id, d.eos_id, d.null_id, d.max_context) == (126336, 126080, 126081, 126081, 4096)
+        assert 126348 in d.pooled and 126348 in d.banned_ids() and 126081 not in d.banned_ids()
+    elif name == "diffucoder":
+        assert (d.mask_id, d.bos_id, d.eos_id, d.null_id, d.shifted_logits) == (151666, 151665, 151643, 151667, True)
+        assert {151643, 151645} <= set(d.pooled) and 151667 not in d.banned_ids()
+        assert {151643, 151644, 151645, 151665} <= set(d.banned_ids())
+    else:
+        assert (d.mask_id, d.bos_id, d.null_id, d.max_context) == (151666, 151665, 151643, 2048)
+    for steps in (1, 3):
+        result = filler.fill_text("x = __FILL__\ny = __FILL__\n", steps=steps, budget=2)
+        assert 1 <= result.forward_passes <= steps
