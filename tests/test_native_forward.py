@@ -15,7 +15,9 @@ import torch
 
 from dllm_tiny import write_checkpoint
 from infill.backends import dream, llada
-from infill.sampler import SamplerOptions, sample
+from infill.batch import Batch
+from infill.options import SamplerOptions
+from infill.sampler import sample
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dllm"
 TOL = 1e-4
@@ -105,10 +107,10 @@ def test_bfloat16_forward_matches_official_bfloat16(family, checkpoints):
 
 # ------------------------------------------------------------------------ sampler parity
 
-def run_sampler(net, ids, attention, slots, mask_id, shifted):
-    """infill's sampler, greedy, confidence strategy, one token per step; returns the canvas
-    after every step (B, steps, L)."""
-    def logits_fn(x, att):
+def run_sampler(net, ids, attention, slots, mask_id, shifted, strategy="confidence"):
+    """infill's sampler, greedy, one token per step (steps = slots); returns the canvas after
+    every step (B, steps, L)."""
+    def logits_fn(x, att, wanted=None):
         with torch.inference_mode():
             logits = net(x, att).float()
         if shifted:
@@ -117,9 +119,10 @@ def run_sampler(net, ids, attention, slots, mask_id, shifted):
 
     canvases = []
     steps = int(slots.sum(1).max())
-    options = SamplerOptions(strategy="confidence", steps=steps, temperature=0.0)
+    options = SamplerOptions(strategy=strategy, steps=steps, temperature=0.0)
     gens = [torch.Generator().manual_seed(0) for _ in range(ids.shape[0])]
-    out = sample(logits_fn, ids, attention, slots, mask_id, options, gens, banned_ids=(),
+    batch = Batch(ids, attention, slots, gens, mask_id)
+    out = sample(logits_fn, batch, options,
                  on_step=lambda record, current, conf: canvases.append(current.clone()))
     assert out.forward_passes == steps
     return torch.stack(canvases, dim=1)
@@ -150,19 +153,22 @@ def test_llada_greedy_matches_generate_py(checkpoints):
         assert torch.equal(history[b, :, width - n:], ref[name + ".history"]), name
 
 
-def test_dream_greedy_matches_diffusion_generate(checkpoints):
-    """Dream diffusion_generate (alg maskgit_plus, greedy, one token per step) on a
-    left-padded batch of two: the same canvas after every step."""
+@pytest.mark.parametrize("alg,strategy", [("maskgit_plus", "confidence"), ("topk_margin", "margin"),
+                                          ("entropy", "entropy")])
+def test_dream_greedy_matches_diffusion_generate(checkpoints, alg, strategy):
+    """Dream diffusion_generate (greedy, one token per step; alg maskgit_plus / topk_margin /
+    entropy = infill's confidence / margin / entropy) on a left-padded batch of two: the same
+    canvas after every step."""
     ref = references("dream")
     net = dream.load_model(checkpoints["dream"], "cpu", torch.float32)
     ids, attention = ref["greedy.ids"], ref["greedy.attention"]
-    history_ref = ref["greedy.maskgit_plus.history"]
+    history_ref = ref[f"greedy.{alg}.history"]
     gen = history_ref.shape[1]
     ids = torch.cat([ids, torch.full((ids.shape[0], gen), 151666)], dim=1)
     attention = torch.cat([attention, torch.ones((ids.shape[0], gen), dtype=torch.long)], dim=1)
     slots = torch.zeros_like(ids, dtype=torch.bool)
     slots[:, -gen:] = True
-    history = run_sampler(net, ids, attention, slots, 151666, shifted=True)
+    history = run_sampler(net, ids, attention, slots, 151666, shifted=True, strategy=strategy)
     assert torch.equal(history, history_ref)
 
 
