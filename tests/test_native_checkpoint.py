@@ -171,3 +171,63 @@ def test_context_length_keys(tmp_path):
     path = write_checkpoint(tmp_path / "d", "dream")
     config = json.loads((path / "config.json").read_text())
     assert dream.arch_from_config(config, path).max_context == 131072
+
+
+# --------------------------------------------- any checkpoint, through the CLI: exit 2, not 3
+
+def _house_copy(tiny_model_dir, tmp_path):
+    import shutil
+
+    return shutil.copytree(tiny_model_dir, tmp_path / "model")
+
+
+def _fill_exit(model, tmp_path, capsys):
+    from infill.cli import main
+
+    target = tmp_path / "a.py"
+    target.write_text("x = __FILL__\n")
+    code = main(["fill", str(target), "--model", str(model), "--device", "cpu", "--steps", "1"])
+    err = capsys.readouterr().err.strip()
+    assert target.read_text() == "x = __FILL__\n"
+    return code, err
+
+
+@pytest.mark.parametrize("damage,words", [
+    (lambda p: (p / "model.safetensors").write_bytes((p / "model.safetensors").read_bytes()[:5000]),
+     "truncated safetensors file"),
+    (lambda p: (p / "model.safetensors").write_bytes(b"garbage" * 100), "safetensors"),
+    (lambda p: (p / "infill_config.json").write_text("{\"mask_id\": 0,"), "infill_config.json"),
+    (lambda p: (p / "infill_config.json").write_text(json.dumps(
+        {**json.loads((p / "infill_config.json").read_text()), "mask_id": 10 ** 7})),
+     "mask_id 10000000 is outside the vocabulary"),
+    (lambda p: (p / "infill_config.json").write_text(json.dumps(
+        {**json.loads((p / "infill_config.json").read_text()), "null_id": -3})), "null_id"),
+])
+def test_broken_house_checkpoint_is_exit_2(tiny_model_dir, tmp_path, capsys, damage, words):
+    model = _house_copy(tiny_model_dir, tmp_path)
+    damage(model)
+    code, err = _fill_exit(model, tmp_path, capsys)
+    assert code == 2, err
+    assert words in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_broken_native_checkpoint_is_exit_2(family, tmp_path, capsys):
+    from dllm_tiny import write_model
+
+    model = write_model(tmp_path / "m", family)
+    data = (model / "model.safetensors").read_bytes()
+    (model / "model.safetensors").write_bytes(data[: len(data) // 3])
+    code, err = _fill_exit(model, tmp_path, capsys)
+    assert code == 2 and "truncated safetensors file" in err and len(err.splitlines()) == 1, err
+
+
+def test_special_id_out_of_range_in_config_is_exit_2(tmp_path, capsys):
+    from dllm_tiny import write_model
+
+    model = write_model(tmp_path / "m", "llada")
+    config = json.loads((model / "config.json").read_text())
+    config["mask_token_id"] = 200000
+    (model / "config.json").write_text(json.dumps(config))
+    code, err = _fill_exit(model, tmp_path, capsys)
+    assert code == 2 and "mask_id 200000 is outside the vocabulary" in err, err

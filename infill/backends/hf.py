@@ -43,7 +43,15 @@ def load_masked_lm(path: Path, device: str, backend: Backend, config: InfillConf
     tokenizer's CLS/SEP frame the canvas and fills have exactly their budget's length."""
     from transformers import AutoModelForMaskedLM
 
+    from infill.backends.native import check_ids, check_weight_files
+
+    check_weight_files(path)
     tokenizer, model = _load(path, device, AutoModelForMaskedLM, trust_remote_code)
+    if config is not None:
+        ids = {"mask_id": config.mask_id, "null_id": config.null_id, "bos_id": config.bos_id,
+               "eos_id": config.eos_id, "pad_id": config.pad_id,
+               **{f"language_ids.{k}": v for k, v in config.language_ids.items()}}
+        check_ids(ids, model.get_input_embeddings().num_embeddings, path, "infill_config.json")
     mask = config.mask_id if config else tokenizer.mask_token_id
     if mask is None:
         raise ModelError("the tokenizer has no mask token; this is not a masked LM", path=str(path))

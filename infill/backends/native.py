@@ -148,6 +148,22 @@ def _header(file: Path) -> dict:
     return header
 
 
+def check_weight_files(path: Path) -> None:
+    """Every ``*.safetensors`` file in ``path`` has a readable header that fits the file: a
+    truncated download or a file that is not safetensors fails here, with the file named,
+    instead of deep inside a loader."""
+    for file in sorted(path.glob("*.safetensors")):
+        _header(file)
+
+
+def check_ids(ids: dict[str, int | None], vocab_size: int, path: Path, where: str) -> None:
+    """Token ids a checkpoint's metadata names must exist in the model's vocabulary."""
+    for name, value in ids.items():
+        if value is not None and not 0 <= value < vocab_size:
+            raise ModelError(f"{where}: {name} {value} is outside the vocabulary "
+                             f"(0..{vocab_size - 1})", path=str(path))
+
+
 def load_tensors(path: Path, names: dict[str, str], shapes: dict[str, tuple[int, ...]],
                  device: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
     """Read every tensor in ``names`` (internal key -> checkpoint name) onto ``device``,
@@ -335,5 +351,6 @@ def default_dtype(device: str, dtype: str | None = None) -> torch.dtype:
     return torch.bfloat16 if device.startswith("cuda") else torch.float32
 
 
-__all__ = ["Arch", "Block", "DecoderLM", "build", "config_int", "default_dtype", "expected_shapes",
+__all__ = ["Arch", "Block", "DecoderLM", "build", "check_ids", "check_weight_files", "config_int",
+           "default_dtype", "expected_shapes",
            "load_tensors", "read_config", "weight_files"]

@@ -67,10 +67,9 @@ def special_ids(tokenizer, vocab_size: int) -> set[int]:
 
 
 def check_ids(conv: Conventions, vocab_size: int, path: Path) -> None:
-    for name in ("mask_id", "bos_id", "eos_id", "null_id", "pad_id", "expand_id"):
-        value = getattr(conv, name)
-        if value is not None and not 0 <= value < vocab_size:
-            raise ModelError(f"{name} {value} is outside the vocabulary (0..{vocab_size - 1})", path=str(path))
+    native.check_ids({name: getattr(conv, name) for name in
+                      ("mask_id", "bos_id", "eos_id", "null_id", "pad_id", "expand_id")},
+                     vocab_size, path, "config.json / tokenizer")
 
 
 def load_llada(path: Path, device: str, backend=None, config=None, *,
