@@ -213,8 +213,9 @@ class Filler:
             live.append(frame)
             on_frame(frame)
 
-        out = sample(self.logits_fn, batch, options, on_step=on_step if on_frame else None,
-                     cancel=cancel)
+        run = getattr(d, "sampler", None) or sample  # a backend may bring its own (DreamOn)
+        out = run(self.logits_fn, batch, options, on_step=on_step if on_frame else None,
+                  cancel=cancel)
         return rows, out
 
     def _read_fills(self, rows: list[Row], out: SampleOutput, spans: list[Span],

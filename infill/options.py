@@ -67,6 +67,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("threshold", float, "τ for --strategy threshold", _unit, (None, 0.5, 0.7, 0.9, 0.95)),
     Option("top_k", int, "sample from the k most likely tokens only", _at_least(1)),
     Option("top_p", float, "sample from the nucleus of probability p only", _unit),
+    Option("block_length", int, "semi-autoregressive: fill each span block by block, left to "
+           "right, in blocks of this many slots (LLaDA)", _at_least(1), (None, 8, 16, 32)),
     Option("candidates", int, "K samples, best first", _at_least(1), (1, 2, 4)),
     Option("budget", int, "slots for a hole (default: by context)", _at_least(1), exposed=False),
     Option("null_threshold", float, "a slot is text while P(null) is below this", _unit,
@@ -74,7 +76,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
 )}
 
 EXPOSED = tuple(name for name, o in OPTIONS.items() if o.exposed)
-MODEL_DEFAULTS = ("strategy", "temperature", "threshold", "null_threshold")  # infill_config.json
+MODEL_DEFAULTS = ("strategy", "temperature", "threshold", "null_threshold", "top_k", "top_p",
+                  "block_length")  # infill_config.json, or a family's recommended settings
 
 
 def check_option(name: str, value: Any) -> Any:
@@ -119,6 +122,7 @@ class SamplerOptions:
     top_k: int | None = None
     top_p: float | None = None
     null_threshold: float = 0.5  # a slot is text while P(null) is below this
+    block_length: int | None = None  # semi-autoregressive blocks within each span
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -137,6 +141,7 @@ class FillOptions:
     candidates: int = 1
     budget: int | None = None
     null_threshold: float | None = None
+    block_length: int | None = None
 
     def __post_init__(self) -> None:
         _validate(self)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -102,16 +102,21 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
             where = masked[b].nonzero().flatten()  # (n,)
             if where.numel() == 0:
                 continue
+            last = step == steps
+            steps_left = steps - step + 1
+            if options.block_length and batch.slot_ranges is not None and not last:
+                total = where.numel()
+                where = current_blocks(where, batch.slot_ranges[b], options.block_length)
+                steps_left = max(1, steps_left * where.numel() // total)  # the block's share
             row = logits[b, where].float()  # (n, V)
             row[:, banned] = -math.inf
-            last = step == steps
             if null_id is None:
                 tokens, probs, logp = pick_tokens(row, row_options[b], batch.generators[b])
-                chosen = choose_commits(probs, options, 1 if last else steps - step + 1,
+                chosen = choose_commits(probs, options, 1 if last else steps_left,
                                         row, batch.generators[b])
             else:
                 tokens, probs, logp, chosen = _plan_with_nulls(
-                    row, null_id, row_options[b], batch.generators[b], last, steps - step + 1)
+                    row, null_id, row_options[b], batch.generators[b], last, steps_left)
             pos = where[chosen]
             ids[b, pos] = tokens[chosen]
             confidence[b, pos] = probs[chosen]
@@ -123,6 +128,18 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
         if on_step:
             on_step(record, ids, confidence)
     return SampleOutput(ids, confidence, logprob, records, passes)
+
+
+def current_blocks(where: torch.Tensor, ranges: Sequence[tuple[int, int]], size: int) -> torch.Tensor:
+    """Semi-autoregressive decoding: of the masked positions ``where``, those in each span's
+    first block (``size`` slots from the span's start) that still has a mask."""
+    keep = []
+    for start, end in ranges:
+        inside = where[(where >= start) & (where < end)]
+        if inside.numel():
+            block = (int(inside[0]) - start) // size
+            keep.append(inside[(inside - start) // size == block])
+    return torch.cat(keep) if keep else where
 
 
 def pick_tokens(

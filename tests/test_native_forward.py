@@ -107,7 +107,7 @@ def test_bfloat16_forward_matches_official_bfloat16(family, checkpoints):
 
 # ------------------------------------------------------------------------ sampler parity
 
-def run_sampler(net, ids, attention, slots, mask_id, shifted, strategy="confidence"):
+def run_sampler(net, ids, attention, slots, mask_id, shifted, strategy="confidence", block_length=None):
     """infill's sampler, greedy, one token per step (steps = slots); returns the canvas after
     every step (B, steps, L)."""
     def logits_fn(x, att, wanted=None):
@@ -119,22 +119,25 @@ def run_sampler(net, ids, attention, slots, mask_id, shifted, strategy="confiden
 
     canvases = []
     steps = int(slots.sum(1).max())
-    options = SamplerOptions(strategy=strategy, steps=steps, temperature=0.0)
+    options = SamplerOptions(strategy=strategy, steps=steps, temperature=0.0, block_length=block_length)
     gens = [torch.Generator().manual_seed(0) for _ in range(ids.shape[0])]
-    batch = Batch(ids, attention, slots, gens, mask_id)
+    ranges = [[(int(r.nonzero()[0]), int(r.nonzero()[-1]) + 1)] for r in slots]
+    batch = Batch(ids, attention, slots, gens, mask_id, slot_ranges=ranges)
     out = sample(logits_fn, batch, options,
                  on_step=lambda record, current, conf: canvases.append(current.clone()))
     assert out.forward_passes == steps
     return torch.stack(canvases, dim=1)
 
 
-def test_llada_greedy_matches_generate_py(checkpoints):
-    """LLaDA generate.py (steps = gen_length, one block, low-confidence remasking, greedy):
-    the same token at the same step, every step, for both prompts batched with padding."""
+@pytest.mark.parametrize("block", [8, 4])
+def test_llada_greedy_matches_generate_py(checkpoints, block):
+    """LLaDA generate.py (steps = gen_length, low-confidence remasking, greedy; one block, or
+    semi-autoregressive blocks of 4): the same token at the same step, every step, for both
+    prompts batched with padding."""
     ref = references("llada")
     meta = json.loads((FIXTURES / "manifest.json").read_text())["families"]["llada"]["greedy"]["cases"]
     net = llada.load_model(checkpoints["llada"], "cpu", torch.float32)
-    names = [n for n in meta if meta[n]["block_length"] == meta[n]["gen_length"]]
+    names = [n for n in meta if meta[n]["block_length"] == block]
     prompts = [ref[n + ".prompt"] for n in names]
     gen = meta[names[0]]["gen_length"]
     width = max(len(p) for p in prompts) + gen
@@ -147,7 +150,8 @@ def test_llada_greedy_matches_generate_py(checkpoints):
         ids[b, width - gen:] = 126336
         attention[b, width - n:] = 1
         slots[b, width - gen:] = True
-    history = run_sampler(net, ids, attention, slots, 126336, shifted=False)
+    history = run_sampler(net, ids, attention, slots, 126336, shifted=False,
+                          block_length=None if block == gen else block)
     for b, name in enumerate(names):
         n = len(prompts[b]) + gen
         assert torch.equal(history[b, :, width - n:], ref[name + ".history"]), name

@@ -70,6 +70,7 @@ def dreamon_sample(
     strategy: str = "entropy", temperature: float = 0.0, top_p: float | None = None,
     top_k: int | None = None, generators: Sequence[torch.Generator] | None = None,
     banned_ids: Sequence[int] = (), initial: int = 4, on_step=None, cancel=None,
+    temperatures: Sequence[float] | None = None,
 ):
     """Fill every span of every row. ``slot_ranges[b]``: (start, end) of each span's slots in
     row b of ``ids`` (fixed layout, ``end - start`` = the span's budget); a span starts from
@@ -83,7 +84,7 @@ def dreamon_sample(
         spans = [_Span(s, e - s, [mask_id] * min(initial, e - s), [0.0] * min(initial, e - s))
                  for s, e in sorted(slot_ranges[b])]
         rows.append((row, spans))
-    banned = sorted(set(banned_ids) | {mask_id})
+    banned = sorted((set(banned_ids) | {mask_id}) - {expand_id, eos_id})
     passes = 0
     step = 0
     limit = steps if steps is not None else sum(sp.budget for _, spans in rows for sp in spans) * 2 + 1
@@ -125,9 +126,10 @@ def dreamon_sample(
                 row_logits[:, expand_id] = -math.inf
             else:
                 row_logits[full, expand_id] = -math.inf
-            shaped = _shape(row_logits, temperature, top_p, top_k)
+            temp = temperatures[b] if temperatures is not None else temperature
+            shaped = _shape(row_logits, temp, top_p, top_k)
             probs = torch.softmax(shaped, dim=-1)
-            if temperature > 0:
+            if temp > 0:
                 gen = generators[b] if generators else None
                 uniform = torch.rand(shaped.shape, generator=gen).clamp_(1e-10, 1.0)
                 tokens = (shaped - torch.log(-torch.log(uniform))).argmax(-1)
@@ -182,3 +184,36 @@ def _fixed(ids: torch.Tensor, rows, eos_id: int) -> tuple[torch.Tensor, torch.Te
             conf[b, sp.offset:sp.offset + n] = torch.tensor(sp.scores)
             conf[b, sp.offset + n:sp.offset + sp.budget] = 1.0
     return out, conf
+
+
+def sample_batch(logits_fn, batch, options, *, expand_id: int, eos_id: int, pad_id: int,
+                 initial: int = 4, on_step=None, cancel=None):
+    """``dreamon_sample`` as the engine's sampler (``Denoiser.sampler``): takes the engine's
+    ``Batch`` and ``SamplerOptions``, returns a ``SampleOutput``. A rewrite region is
+    regenerated (DreamOn is not trained to judge visible tokens)."""
+    from infill.sampler import SampleOutput, StepRecord
+
+    previous = [batch.ids.clone()]
+
+    def step_hook(step, committed, ids, confidence):
+        changed = (ids != previous[0]) & (ids != batch.mask_id) & batch.slots
+        previous[0] = ids.clone()
+        if on_step is not None:
+            record = StepRecord(step, [changed[b].nonzero().flatten().tolist() for b in range(ids.shape[0])])
+            records.append(record)
+            on_step(record, ids, confidence)
+        else:
+            records.append(StepRecord(step, [changed[b].nonzero().flatten().tolist()
+                                             for b in range(ids.shape[0])]))
+
+    records: list = []
+    ranges = batch.slot_ranges or [[] for _ in range(batch.size)]
+    ids, confidence, passes, _ = dreamon_sample(
+        lambda x, att: logits_fn(x, att, None), batch.ids, batch.attention, ranges,
+        mask_id=batch.mask_id, expand_id=expand_id, eos_id=eos_id, pad_id=pad_id,
+        steps=options.steps, strategy=options.strategy, temperature=options.temperature,
+        top_p=options.top_p, top_k=options.top_k, generators=batch.generators,
+        banned_ids=batch.banned_ids, initial=initial, on_step=step_hook, cancel=cancel,
+        temperatures=batch.temperatures)
+    logprob = torch.where(confidence > 0, confidence.clamp(min=1e-30).log(), torch.zeros_like(confidence))
+    return SampleOutput(ids, confidence, logprob, records, passes)

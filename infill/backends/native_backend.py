@@ -44,6 +44,7 @@ class NativeDenoiser(Denoiser):
     banned: tuple[int, ...] = ()
     family: str = ""
     expand_id: int | None = None
+    sampler = None  # DreamOn: its own variable-length sampler (infill.backends.dreamon)
 
     def banned_ids(self) -> list[int]:
         ids = set(self.banned) | set(super().banned_ids())
@@ -111,6 +112,12 @@ def load_native(path: Path, family_module, device: str, dtype: str | None = None
     denoiser.banned = conv.banned
     denoiser.family = conv.family
     denoiser.expand_id = conv.expand_id
+    if conv.expand_id is not None and conv.eos_id is not None:
+        from functools import partial
+
+        from infill.backends.dreamon import sample_batch
+        denoiser.sampler = partial(sample_batch, expand_id=conv.expand_id, eos_id=conv.eos_id,
+                                   pad_id=conv.pad_id)
     return denoiser
 
 
