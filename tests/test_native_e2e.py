@@ -78,3 +78,26 @@ def test_family_ids_and_steps_bound_the_whole_fill(name, models):
     for steps in (1, 3):
         result = filler.fill_text("x = __FILL__\ny = __FILL__\n", steps=steps, budget=2)
         assert 1 <= result.forward_passes <= steps
+
+
+def test_dreamon_fills_through_its_own_sampler(models, monkeypatch):
+    """DreamOn's spans grow and shrink (infill.backends.dreamon) inside the engine: the fill is
+    what the variable-length sampler returned, with EOS as the dropped null."""
+    import infill
+    from infill.backends import dreamon
+
+    calls = []
+    real = dreamon.dreamon_sample
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(out)
+        return out
+
+    monkeypatch.setattr(dreamon, "dreamon_sample", spy)
+    filler = infill.load(str(models["dreamon"]), device="cpu")
+    assert filler.denoiser.sampler is not None
+    result = filler.fill_text("x = 1\n__FILL__\ny = 2\n", budget=6, temperature=0.0)
+    assert calls and result.forward_passes == sum(c[2] for c in calls)
+    assert "<|expand|>" not in result.text and "<|mask|>" not in result.text
+    assert 0 <= result.spans[0].tokens <= 6
