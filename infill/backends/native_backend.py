@@ -90,10 +90,15 @@ def load_dream(path: Path, device: str, backend=None, config=None, *,
 
 
 def load_native(path: Path, family_module, device: str, dtype: str | None = None) -> NativeDenoiser:
-    """Load ``path`` with ``family_module`` (llada or dream) on ``device`` ("auto" resolved)."""
+    """Load ``path`` with ``family_module`` (llada or dream) on ``device`` ("auto" resolved).
+    Weights are bf16 on CUDA and float32 elsewhere; ``dtype`` or ``INFILL_DTYPE`` (``bfloat16``,
+    ``float32``, ``float16``) overrides (bf16 halves the memory of an 8B model on a CPU)."""
+    import os
+
     from infill.backends.base import prepare_device
 
     device = prepare_device(device)
+    dtype = dtype or os.environ.get("INFILL_DTYPE") or None
     config = native.read_config(path)
     tokenizer = load_tokenizer(path)
     arch = family_module.arch_from_config(config, path)
