@@ -215,3 +215,18 @@ def test_dreamon_sampler_matches_official(tmp_path):
         assert seen == middles[:-1], name
         assert final == middles[-1], name
         assert passes == case["passes"], name
+
+
+def test_denoiser_logits_at_wanted_positions_only(tmp_path):
+    """``wanted`` computes the head where the sampler reads and gives the same numbers there."""
+    from dllm_tiny import write_model
+    from infill.backends.native_backend import load_llada
+
+    d = load_llada(write_model(tmp_path / "m", "llada"), "cpu")
+    ids = torch.tensor([[126080, 5, 6, 126336, 126336, 7, 126081], [126080, 8, 126336, 9, 126081, 126081, 126081]])
+    attention = torch.tensor([[1] * 7, [1] * 5 + [0] * 2])
+    wanted = ids == 126336
+    full = d.logits(ids, attention)
+    part = d.logits(ids, attention, wanted)
+    assert torch.allclose(full[wanted], part[wanted], atol=1e-5, rtol=0)
+    assert torch.isinf(full[..., 126348]).all()  # EoT pooled into EOS, never chosen itself

@@ -311,9 +311,8 @@ class DecoderLM(nn.Module):
         logits = F.linear(rms_norm(h, self.norm, self.arch.norm_eps), self.head)
         return logits * self.arch.logit_scale if self.arch.logit_scale != 1.0 else logits
 
-    def forward(self, ids: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, L) ids and 1/0 attention (0: padding) -> (B, L, V) logits in the model dtype.
-        Logits are not shifted; Dream-family callers shift them (``Denoiser.shifted_logits``)."""
+    def hidden(self, ids: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L) ids and 1/0 attention (0: padding) -> (B, L, H) last hidden states."""
         ids = ids.to(self.embed.device)
         if attention is None:
             attention = torch.ones_like(ids)
@@ -323,7 +322,12 @@ class DecoderLM(nn.Module):
         h = self.embed_ids(ids)
         for block in self.blocks:
             h = block(h, cos, sin, key_mask)
-        return self.logits_of(h)
+        return h
+
+    def forward(self, ids: torch.Tensor, attention: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, V) logits in the model dtype. Not shifted: Dream-family callers shift them
+        (``Denoiser.shifted_logits``)."""
+        return self.logits_of(self.hidden(ids, attention))
 
 
 def build(path: Path, arch: Arch, mapping: dict[str, str], device: str,

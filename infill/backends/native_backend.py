@@ -53,13 +53,27 @@ class NativeDenoiser(Denoiser):
 
     def logits(self, ids: torch.Tensor, attention: torch.Tensor,
                wanted: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, L, V) float32 logits on the CPU. With ``wanted`` (B, L, bool) the output head
+        runs at those positions only and only they are copied back; the others are left
+        uninitialised (the sampler never reads them): on a GPU this saves the head over the
+        whole context and a (B, L, V) transfer per pass."""
         with torch.inference_mode():
-            logits = self.model(ids.to(self.model.embed.device), attention).float()
-            if self.pooled and self.null_id is not None:
-                group = [self.null_id, *self.pooled]
-                logits[..., self.null_id] = torch.logsumexp(logits[..., group], dim=-1)
-                logits[..., list(self.pooled)] = float("-inf")
-        return logits.cpu()
+            h = self.model.hidden(ids.to(self.model.embed.device), attention)
+            if wanted is None:
+                return self._pool(self.model.logits_of(h).float()).cpu()
+            at = wanted.to(h.device)
+            picked = self._pool(self.model.logits_of(h[at]).float()).cpu()
+            out = torch.empty((*ids.shape, picked.shape[-1]), dtype=torch.float32)
+            out[wanted.cpu()] = picked
+            return out
+
+    def _pool(self, logits: torch.Tensor) -> torch.Tensor:
+        """The null's probability absorbs that of the ids that mean the same (``pooled``)."""
+        if self.pooled and self.null_id is not None:
+            group = [self.null_id, *self.pooled]
+            logits[..., self.null_id] = torch.logsumexp(logits[..., group], dim=-1)
+            logits[..., list(self.pooled)] = float("-inf")
+        return logits
 
 
 def special_ids(tokenizer, vocab_size: int) -> set[int]:
