@@ -238,3 +238,43 @@ def write_model(directory: Path, family: str, variant: str | None = None) -> Pat
     if variant == "dreamon":
         (path / "generation_config.json").write_text(json.dumps({"mask_token_id": 151666, "expand_token_id": 151667}))
     return path
+
+
+def write_diffusion_gemma(directory: Path) -> Path:
+    """A tiny DiffusionGemma (transformers >= 5.24's own classes; a small vocabulary: nothing
+    is compared with reference numbers here) with a byte-level tokenizer and a Gemma-style chat
+    template. Gemma's special ids: <pad>=0 <eos>=1 <bos>=2 <unk>=3 <mask>=4."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import DiffusionGemmaConfig, DiffusionGemmaForBlockDiffusion, PreTrainedTokenizerFast
+
+    directory = Path(directory)
+    text = dict(vocab_size=2048, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                num_attention_heads=2, num_key_value_heads=1, head_dim=8, global_head_dim=8,
+                sliding_window=16, layer_types=["sliding_attention", "full_attention"],
+                max_position_embeddings=4096, use_bidirectional_attention=None,
+                num_experts=4, top_k_experts=2, moe_intermediate_size=16)
+    vision = dict(model_type="gemma4_vision", hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                  num_attention_heads=2, num_key_value_heads=2, head_dim=8, position_embedding_size=64)
+    torch.manual_seed(SEED)
+    model = DiffusionGemmaForBlockDiffusion(DiffusionGemmaConfig(text_config=text, vision_config=vision,
+                                                                 canvas_length=8))
+    model.save_pretrained(directory)
+    specials = {0: "<pad>", 1: "<eos>", 2: "<bos>", 3: "<unk>", 4: "<mask>", 5: "<start_of_turn>",
+                6: "<end_of_turn>"}
+    from tokenizers.pre_tokenizers import ByteLevel
+
+    vocab = {s: i for i, s in specials.items()}
+    for s in sorted(ByteLevel.alphabet()):
+        vocab[s] = len(vocab)
+    for i in range(len(vocab), 2048):
+        vocab[f"t{i}."] = i
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens([AddedToken(s, special=True, normalized=False) for _, s in sorted(specials.items())])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
+                                   unk_token="<unk>", mask_token="<mask>")
+    fast.chat_template = ("{{ bos_token }}{% for m in messages %}<start_of_turn>{{ m['role'] }}\n{{ m['content'] }}"
+                          "<end_of_turn>\n{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}")
+    fast.save_pretrained(directory)
+    return directory

@@ -70,6 +70,8 @@ BACKENDS: dict[str, Backend] = {b.name: b for b in (
             summary="LLaDA family (8B Base/Instruct, 1.5): infill's own forward, no remote code"),
     Backend("dream", "infill.backends.native_backend:load_dream", model_type("dream"),
             summary="Dream family (Dream, Dream-Coder, DiffuCoder, DreamOn): infill's own forward"),
+    Backend("diffusion-gemma", "infill.backends.diffusiongemma:load", model_type("diffusion_gemma"),
+            summary="DiffusionGemma: prompted infill on transformers' own generate()"),
     Backend("llada-remote", "infill.backends.hf:load_remote_dllm", never, True,
             "LLaDA through its own remote code (--trust-remote-code)",
             {"mask_id": 126336, "shifted": False}),
