@@ -175,7 +175,7 @@ def test_models_lists_runnable_checkpoints_in_the_local_cache(tmp_path, monkeypa
     out = capsys.readouterr().out
     assert "GSAI-ML/LLaDA-8B-Instruct: backend llada  " in out  # own forward: no remote code
     assert "Dream-org/Dream-v0-Base-7B: backend dream  " in out
-    assert "needs --trust-remote-code" not in out
+    assert "backend llada (needs" not in out and "backend dream (needs" not in out
     assert "answerdotai/ModernBERT-base: backend hf-mlm" in out
     assert "gpt2" not in out
     from infill.backends import BACKENDS

@@ -49,7 +49,7 @@ def test_models_shows_family_defaults(models, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_CACHE", str(hub))
     main(["models"])
     out = capsys.readouterr().out
-    assert "org/llada: backend llada " in out and "needs --trust-remote-code" not in out
+    assert "org/llada: backend llada  " in out and "backend llada (needs" not in out
     assert 'llada, context 4096 tokens, mask 126336, defaults {"strategy": "confidence"' in out
     assert "dreamon, context 2048 tokens, mask 151666" in out
     assert "diffucoder, context 2048 tokens" in out
