@@ -101,3 +101,32 @@ def test_dreamon_fills_through_its_own_sampler(models, monkeypatch):
     assert calls and result.forward_passes == sum(c[2] for c in calls)
     assert "<|expand|>" not in result.text and "<|mask|>" not in result.text
     assert 0 <= result.spans[0].tokens <= 6
+
+
+def test_instruct_checkpoints_get_their_chat_frame(tmp_path, monkeypatch):
+    """An instruct checkpoint (its name says so) sees every canvas inside its own chat
+    template's frame (user turn, then the assistant's turn); a base one does not; DreamOn
+    never (it is trained on raw canvases)."""
+    import torch
+
+    import infill
+
+    monkeypatch.delenv("INFILL_CHAT", raising=False)
+    instruct = infill.load(str(write_model(tmp_path / "LLaDA-8B-Instruct", "llada")), device="cpu").denoiser
+    base = infill.load(str(write_model(tmp_path / "LLaDA-8B-Base", "llada")), device="cpu").denoiser
+    assert base.prefix == () and base.bos_id == 126080
+    frame = list(instruct.prefix)
+    assert frame[:2] == [126080, 126346] and frame[-1] != 126081 and instruct.bos_id is None
+    assert frame.count(126348) == 1 and frame.count(126347) == 2  # user turn, assistant header
+    assert instruct.codec.decode(frame[2:]).startswith("user")
+    assert instruct.max_context == 4096 - len(frame)
+    ids = torch.tensor([[5, 6, 126336, 7, 126081]])
+    attention = torch.ones_like(ids)
+    inside = instruct.logits(ids, attention)
+    whole = instruct.model(torch.cat([torch.tensor([frame]), ids], dim=1)).float()[:, len(frame):]
+    assert torch.allclose(inside[0, 2, :100], whole[0, 2, :100], atol=1e-5)
+    result = infill.Filler(instruct).fill_text("x = __FILL__\n", steps=2, budget=3)
+    assert result.text.startswith("x = ") and "<|" not in result.text
+    monkeypatch.setenv("INFILL_CHAT", "1")
+    dreamon = infill.load(str(write_model(tmp_path / "DreamOn-v0-7B", "dream", "dreamon")), device="cpu").denoiser
+    assert dreamon.prefix == ()

@@ -10,7 +10,7 @@ and nothing of them is written as text), and the family's recommended sampler se
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -44,6 +44,7 @@ class NativeDenoiser(Denoiser):
     banned: tuple[int, ...] = ()
     family: str = ""
     expand_id: int | None = None
+    prefix: tuple[int, ...] = ()  # an instruct model's chat frame, before every canvas
     sampler = None  # DreamOn: its own variable-length sampler (infill.backends.dreamon)
 
     def banned_ids(self) -> list[int]:
@@ -57,15 +58,30 @@ class NativeDenoiser(Denoiser):
         runs at those positions only and only they are copied back; the others are left
         uninitialised (the sampler never reads them): on a GPU this saves the head over the
         whole context and a (B, L, V) transfer per pass."""
+        shape = tuple(ids.shape)
         with torch.inference_mode():
+            if self.prefix:
+                ids, attention, wanted = self._framed(ids, attention, wanted)
             h = self.model.hidden(ids.to(self.model.embed.device), attention)
+            if self.prefix:
+                h = h[:, len(self.prefix):]
+                wanted = None if wanted is None else wanted[:, len(self.prefix):]
             if wanted is None:
                 return self._pool(self.model.logits_of(h).float()).cpu()
             at = wanted.to(h.device)
             picked = self._pool(self.model.logits_of(h[at]).float()).cpu()
-            out = torch.empty((*ids.shape, picked.shape[-1]), dtype=torch.float32)
+            out = torch.empty((*shape, picked.shape[-1]), dtype=torch.float32)
             out[wanted.cpu()] = picked
             return out
+
+    def _framed(self, ids, attention, wanted):
+        """The chat frame put before every row (attended to like the rest of the row)."""
+        frame = torch.tensor(self.prefix, dtype=ids.dtype).expand(ids.shape[0], -1)
+        ids = torch.cat([frame, ids.cpu()], dim=1)
+        attention = torch.cat([torch.ones_like(frame), attention.cpu().to(frame.dtype)], dim=1)
+        if wanted is not None:
+            wanted = torch.cat([torch.zeros_like(frame, dtype=torch.bool), wanted.cpu()], dim=1)
+        return ids, attention, wanted
 
     def _pool(self, logits: torch.Tensor) -> torch.Tensor:
         """The null's probability absorbs that of the ids that mean the same (``pooled``)."""
@@ -118,8 +134,12 @@ def load_native(path: Path, family_module, device: str, dtype: str | None = None
     arch = family_module.arch_from_config(config, path)
     conv = family_module.conventions(config, tokenizer, path, arch.vocab_size)
     check_ids(conv, arch.vocab_size, path)
+    frame = _chat_frame(path, config, tokenizer, conv)
+    if frame:
+        conv = replace(conv, bos_id=None)  # the frame starts with the template's own BOS
     model = family_module.load_model(path, device, native.default_dtype(device, dtype), config)
     max_context = min(arch.max_context, int(conv.defaults.get("max_context", arch.max_context)))
+    max_context -= len(frame)
     defaults = _runnable(conv.defaults)
     denoiser = NativeDenoiser(
         name=path.name, codec=TextCodec(tokenizer), mask_id=conv.mask_id, null_id=conv.null_id,
@@ -131,6 +151,7 @@ def load_native(path: Path, family_module, device: str, dtype: str | None = None
     denoiser.banned = conv.banned
     denoiser.family = conv.family
     denoiser.expand_id = conv.expand_id
+    denoiser.prefix = tuple(frame)
     if conv.expand_id is not None and conv.eos_id is not None:
         from functools import partial
 
@@ -138,6 +159,21 @@ def load_native(path: Path, family_module, device: str, dtype: str | None = None
         denoiser.sampler = partial(sample_batch, expand_id=conv.expand_id, eos_id=conv.eos_id,
                                    pad_id=conv.pad_id)
     return denoiser
+
+
+def _chat_frame(path: Path, config: dict, tokenizer, conv: Conventions) -> list[int]:
+    """An instruct checkpoint's chat frame (``chat.py``); none for base models and DreamOn
+    (trained on raw ``<bos> prefix <masks> suffix <eos>`` canvases). ``INFILL_CHAT=0`` turns
+    it off, ``INFILL_CHAT=1`` on for a checkpoint whose name does not say "instruct"."""
+    import os
+
+    from infill.backends import chat
+
+    wanted = os.environ.get("INFILL_CHAT")
+    use = chat.is_instruct(path, config) if wanted in (None, "") else wanted not in ("0", "false", "no")
+    if not use or conv.family == "dreamon":
+        return []
+    return chat.frame_ids(tokenizer) or []
 
 
 def _runnable(defaults: dict) -> dict:
@@ -168,7 +204,11 @@ def describe(path: Path, backend: str) -> str:
         conv = module.conventions(config, tokenizer, path, arch.vocab_size)
     except (ModelError, KeyError, TypeError, ValueError) as exc:
         return f"cannot read it: {exc}"
+    from infill.backends import chat
+
     context = min(arch.max_context, int(conv.defaults.get("max_context", arch.max_context)))
     settings = {k: v for k, v in conv.defaults.items() if k != "max_context"}
-    return (f"{conv.family}, context {context} tokens, mask {conv.mask_id}, "
-            f"defaults {json.dumps(settings)}")
+    framed = (chat.is_instruct(path, config) and conv.family != "dreamon"
+              and bool(tok_config.get("chat_template")))
+    return (f"{conv.family}{' (instruct: canvases in its chat frame)' if framed else ''}, "
+            f"context {context} tokens, mask {conv.mask_id}, defaults {json.dumps(settings)}")
