@@ -42,6 +42,8 @@ class Batch:
     slot_ranges: Sequence[Sequence[tuple[int, int]]] | None = None  # per row: each span's slots
     rescore: torch.Tensor | None = None  # (B, L) bool: visible slot tokens to judge first
     rescore_fraction: Sequence[float] | None = None  # per row: the fraction to mask again
+    rescore_chunks: int = 1  # passes judging them: 1 reads them as shown (a model trained to
+    # spot replaced tokens); n > 1 masks every n-th one per pass and reads its probability
 
     @property
     def size(self) -> int:
@@ -50,7 +52,7 @@ class Batch:
 
 def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_id: int,
                null_id: int | None, banned_ids: Sequence[int], seed: int, round_: int,
-               temperature: float) -> Batch:
+               temperature: float, rescore_chunks: int = 1) -> Batch:
     """The rows padded to one width. Candidate 0 samples at ``temperature``; the others at
     least at ``CANDIDATE_TEMPERATURE``. Seeds per row come from (seed, candidate, row,
     round), so a run is reproducible whatever else is in the batch."""
@@ -78,7 +80,7 @@ def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_
     return Batch(ids, attention, slots, generators, mask_id, temperatures, null_id,
                  tuple(banned_ids),
                  [[(g.offset, g.offset + g.length) for g in r.canvas.groups] for r in rows],
-                 rescore if rescore.any() else None, fraction)
+                 rescore if rescore.any() else None, fraction, rescore_chunks)
 
 
 def derive_seed(seed: int, candidate: int, row: int, round_: int) -> int:

@@ -198,7 +198,8 @@ class Filler:
         rows = self._rows(text, spans, budgets, lang, k_candidates)
         batch = make_batch(rows, spans, pad_id=d.pad_id, mask_id=d.mask_id, null_id=d.null_id,
                            banned_ids=d.banned_ids(), seed=seed, round_=round_,
-                           temperature=options.temperature)
+                           temperature=options.temperature,
+                           rescore_chunks=1 if d.scores_visible else RESCORE_CHUNKS)
         for b, position in self._layout_positions(rows):
             batch.rescore[b, position] = False  # shown and kept: never re-masked
         first = [b for b, r in enumerate(rows) if r.k == 0]
@@ -240,6 +241,11 @@ class Filler:
         return replay_frames(steps, chosen, [r.canvas.groups for r in rows], out.ids.tolist(),
                              out.confidence.tolist(), order, round_,
                              time.perf_counter() - started, d.mask_id, d.null_id, d.codec.piece)
+
+
+# Rewrite strength < 1 with a model not trained to judge visible tokens: the old tokens are
+# scored in this many passes, each masking a quarter of them (DESIGN section 5).
+RESCORE_CHUNKS = 4
 
 
 def _options(options: FillOptions | None, kw: dict[str, Any]) -> FillOptions:

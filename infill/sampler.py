@@ -71,9 +71,10 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
     passes = 0
 
     if batch.rescore is not None and batch.rescore.any():
+        chunks = max(1, batch.rescore_chunks)
         remasked = _remask_unlikely(logits_fn, ids, batch.attention, batch.rescore,
-                                    batch.rescore_fraction or [1.0] * size)
-        passes += 1
+                                    batch.rescore_fraction or [1.0] * size, chunks, mask_id)
+        passes += chunks
         masked |= remasked
         ids[remasked] = mask_id
         record = StepRecord(0, [[] for _ in range(size)],
@@ -86,6 +87,8 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
                    else replace(options, temperature=batch.temperatures[b]) for b in range(size)]
     total = int(masked.sum(dim=1).max().item()) if size else 0
     steps = options.steps if options.steps is not None else max(total, 1)
+    if options.steps is not None:
+        steps = max(1, steps - passes)  # the judging passes count against --steps
     for step in range(1, steps + 1):
         if not masked.any():
             break
@@ -252,12 +255,29 @@ def _remask_unlikely(
     attention: torch.Tensor,
     rescore: torch.Tensor,
     fractions,
+    chunks: int = 1,
+    mask_id: int | None = None,
 ) -> torch.Tensor:
-    """Rewrite strength < 1: judge the visible tokens in ``rescore`` with one forward pass
-    (the house model is trained to spot replaced tokens) and pick, per row, the fraction the
-    model finds least likely. Returns the (B, L) mask of positions to mask again."""
-    logits = logits_fn(ids, attention, rescore.clone()).float()  # (B, L, V)
-    logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., None]).squeeze(-1)  # (B, L)
+    """Rewrite strength < 1: judge the visible tokens in ``rescore`` and pick, per row, the
+    fraction the model finds least likely. ``chunks == 1``: one forward pass over the tokens
+    as shown (the house model is trained to spot replaced tokens). ``chunks > 1`` (a model
+    trained on masked positions only, DESIGN section 5): pass c masks the old tokens whose
+    rank within their row is c modulo ``chunks`` and reads each one's probability from its
+    context. Returns the (B, L) mask of positions to mask again."""
+    logp = torch.zeros(ids.shape, dtype=torch.float32)
+    if chunks <= 1 or mask_id is None:
+        logits = logits_fn(ids, attention, rescore.clone()).float()  # (B, L, V)
+        logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[..., None]).squeeze(-1)  # (B, L)
+    else:
+        rank = rescore.long().cumsum(dim=1) - 1
+        for c in range(chunks):
+            hidden = rescore & (rank % chunks == c)
+            if not hidden.any():
+                continue
+            shown = ids.masked_fill(hidden, mask_id)
+            logits = logits_fn(shown, attention, hidden.clone()).float()
+            read = torch.log_softmax(logits[hidden], dim=-1).gather(-1, ids[hidden][:, None]).squeeze(-1)
+            logp[hidden] = read
     out = torch.zeros_like(rescore)
     for b in range(ids.shape[0]):
         where = rescore[b].nonzero().flatten()
