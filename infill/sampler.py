@@ -87,8 +87,8 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
                    else replace(options, temperature=batch.temperatures[b]) for b in range(size)]
     total = int(masked.sum(dim=1).max().item()) if size else 0
     steps = options.steps if options.steps is not None else max(total, 1)
-    if options.steps is not None:
-        steps = max(1, steps - passes)  # the judging passes count against --steps
+    if options.steps is not None and batch.rescore_chunks > 1:
+        steps = max(1, steps - passes)  # chunked judging passes count against --steps
     for step in range(1, steps + 1):
         if not masked.any():
             break

@@ -9,7 +9,9 @@ import pytest
 from dllm_tiny import DREAM_SPECIALS, LLADA_SPECIALS, VARIANT_SPECIALS, write_model
 from infill.cli import main
 
-SOURCE = b"def area(r):\r\n    pi = 3.14159  # caf\xc3\xa9\r\n    __FILL__\r\n    return pi * r * r\r\n"
+# Prose (random weights write noise, and the quality guard keeps a marker whose fill does not
+# parse), CRLF newlines and non-ASCII text around the hole.
+SOURCE = b"Shopping list\r\n  caf\xc3\xa9 au lait\r\n  __FILL__\r\n  bread, 2 loaves\r\n"
 VARIANTS = {"llada": ("llada", None), "dream": ("dream", None), "diffucoder": ("dream", "diffucoder"),
             "dreamon": ("dream", "dreamon")}
 
@@ -27,7 +29,7 @@ def specials_of(name: str) -> list[str]:
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_fill_without_remote_code(name, models, tmp_path):
-    target = tmp_path / "area.py"
+    target = tmp_path / "list.txt"
     target.write_bytes(SOURCE)
     code = main(["fill", str(target), "--model", str(models[name]), "--device", "cpu",
                  "--steps", "3", "--write"])

@@ -34,7 +34,7 @@ def _evil_copy(tiny_model_dir, tmp_path, model_type="modernbert"):
 
 
 @pytest.mark.parametrize("model_type, extra", [
-    ("modernbert", []), ("evil-kind", []), ("modernbert", ["--backend", "llada"]),
+    ("modernbert", []), ("evil-kind", []), ("modernbert", ["--backend", "llada-remote"]),
     ("modernbert", ["--backend", "hf-mlm"])])
 def test_shipped_code_never_runs_even_when_stdin_says_yes(tmp_path, tiny_model_dir, model_type, extra):
     model, sentinel = _evil_copy(tiny_model_dir, tmp_path, model_type)
@@ -47,6 +47,20 @@ def test_shipped_code_never_runs_even_when_stdin_says_yes(tmp_path, tiny_model_d
     assert proc.returncode == 2, proc.stderr
     assert b"--trust-remote-code" in proc.stderr
     assert not sentinel.exists()
+
+
+def test_native_backends_never_run_shipped_code(tmp_path, tiny_model_dir):
+    """``llada`` and ``dream`` are infill's own forwards: forced onto a checkpoint that ships
+    code, they read its config and weights only (exit 2 here: it is not a LLaDA checkpoint)."""
+    model, sentinel = _evil_copy(tiny_model_dir, tmp_path)
+    source = tmp_path / "a.py"
+    source.write_text("x = __FILL__\n")
+    for backend in ("llada", "dream"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "infill", "fill", str(source), "--model", str(model), "--backend", backend],
+            input=b"y\n", capture_output=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert not sentinel.exists()
 
 
 def test_reasons_name_what_would_run(tmp_path, tiny_model_dir):
