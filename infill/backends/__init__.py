@@ -49,6 +49,11 @@ def never(config: Mapping[str, Any], path: Path) -> bool:
     return False
 
 
+def house_checkpoint(config: Mapping[str, Any], path: Path) -> bool:
+    """An infill checkpoint of the ModernBERT shape: infill's own forward runs it."""
+    return has_config(path) and config.get("model_type") == "modernbert"
+
+
 @dataclass(frozen=True)
 class Backend:
     name: str
@@ -64,6 +69,9 @@ class Backend:
 
 
 BACKENDS: dict[str, Backend] = {b.name: b for b in (
+    Backend("house", "infill.backends.house:load_house", house_checkpoint,
+            summary="the house model (an infill ModernBERT) on infill's own forward: "
+                    "no transformers import, logits where read, a context cache"),
     Backend("hf-mlm", "infill.backends.hf:load_masked_lm", infill_checkpoint,
             summary="any masked LM (AutoModelForMaskedLM); the house model"),
     Backend("llada", "infill.backends.native_backend:load_llada", model_type("llada"),

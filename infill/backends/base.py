@@ -110,12 +110,11 @@ def pick_device(device: str) -> str:
 
 
 def set_cpu_threads() -> None:
-    """Leave a core free on the CPU: the editor's UI and the OS need one, and OpenMP threads
-    that compete for a busy core spin-wait (measured here: a 2-thread fill on a loaded 2-core
-    machine ran 25x slower than a 1-thread one). ``INFILL_THREADS`` overrides."""
-    wanted = os.environ.get("INFILL_THREADS")
-    threads = int(wanted) if wanted and wanted.isdigit() else max(1, (os.cpu_count() or 2) - 1)
-    torch.set_num_threads(threads)
+    """All cores but one, or ``INFILL_THREADS`` (``infill.backends.cpu``: a bad value is a
+    ``ModelError``, exit 2)."""
+    from infill.backends.cpu import cpu_threads
+
+    torch.set_num_threads(cpu_threads())
 
 
 def prepare_device(device: str) -> str:
