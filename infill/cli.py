@@ -108,8 +108,12 @@ def build_parser() -> argparse.ArgumentParser:
     _sampler_flags(ev)
 
     bench = sub.add_parser("bench", help="latency and throughput against the reference sampler")
-    bench.add_argument("--data", metavar="DATA.jsonl", help="records to fill (default: bundled)")
-    bench.add_argument("--limit", type=int, default=20)
+    bench.add_argument("--data", metavar="DATA.jsonl", help="time these records (one hole each) "
+                       "instead of the generated files")
+    bench.add_argument("--limit", type=int, default=20, help="with --data: first N records")
+    bench.add_argument("--sizes", metavar="N,N", help="file sizes in tokens (default 200,1000,4000,16000)")
+    bench.add_argument("--holes", metavar="N,N", help="holes per file (default 1,4,16)")
+    bench.add_argument("--fills", type=int, default=5, help="files per workload (default 5)")
     bench.add_argument("--out", metavar="FILE.json")
     _model_flags(bench)
     _sampler_flags(bench)
@@ -146,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     from infill.signals import Terminated
 
+    args.argv = argv
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit

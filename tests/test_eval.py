@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from pathlib import Path
+
 import pytest
 
 from infill import evaluate
@@ -79,7 +81,8 @@ def test_bad_record_names_file_and_line(tmp_path):
 
 
 def test_bench_prints_reference_and_configured(tiny_model_dir, capsys):
-    assert main(["bench", "--model", str(tiny_model_dir), "--limit", "2"]) == 0
+    data = Path(__file__).resolve().parent.parent / "evalsets" / "python-single-line.jsonl"
+    assert main(["bench", "--model", str(tiny_model_dir), "--data", str(data), "--limit", "2"]) == 0
     out = capsys.readouterr().out
-    assert "reference (1 token/step)" in out and "configured vs reference" in out
+    assert "reference (1 token/pass)" in out and "reference ÷ configured" in out
     assert "machine:" in out and "date:" in out
