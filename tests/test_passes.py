@@ -15,7 +15,7 @@ TOL = 1e-4
 
 @pytest.fixture(scope="module")
 def house(tiny_model_dir):
-    return load_house(tiny_model_dir, "cpu", "float32")
+    return load_house(tiny_model_dir, "cpu", dtype="float32")
 
 
 def _batch(house, length=40):

@@ -7,7 +7,6 @@ tokens frame a canvas) is a field here, so the engine has no per-model branches.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Sequence
 
