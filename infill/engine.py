@@ -15,8 +15,9 @@ a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword option
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import torch
 
@@ -115,13 +116,15 @@ class Filler:
         candidates = [make_candidate(text, ordered, order, per_span, count) for per_span in fills]
         ranked = rank_candidates(candidates, base_errors)
         best = candidates[ranked[0]]
-        # Frames are built once: the live ones when candidate 0 won, else replayed.
-        trajectory = live if live and ranked[0] == 0 else self._replay(rows, out, order,
-                                                                         ranked[0], round_, started)
+        # Frames are built once: the live ones when candidate 0 won, else replayed from the
+        # step records when someone first reads them (most callers never do).
+        elapsed = time.perf_counter() - started
+        trajectory = (tuple(live) if live and ranked[0] == 0 else _LazyFrames(
+            lambda: self._replay(rows, out, order, ranked[0], round_, elapsed)))
         return FillResult(
             text=best.text, spans=best.spans,
             candidates=tuple(candidates[k] for k in ranked[1:]),
-            trajectory=tuple(trajectory), score=best.score, parse_errors=best.parse_errors,
+            trajectory=trajectory, score=best.score, parse_errors=best.parse_errors,
             forward_passes=passes, elapsed=time.perf_counter() - started, language=lang)
 
     # -- planning ---------------------------------------------------------------------------
@@ -215,9 +218,19 @@ class Filler:
             on_frame(frame)
 
         run = getattr(d, "sampler", None) or sample  # a backend may bring its own (DreamOn)
-        out = run(self.logits_fn, batch, options, on_step=on_step if on_frame else None,
-                  cancel=cancel)
+        out = run(self._passes(batch, options), batch, options,
+                  on_step=on_step if on_frame else None, cancel=cancel)
         return rows, out
+
+    def _passes(self, batch, options: SamplerOptions):
+        """The sampler's ``logits_fn`` for one run: a backend with its own forward gets
+        logits only where read and the context cache (``backends.passes``)."""
+        d = self.denoiser
+        if d.shifted_logits or not hasattr(d, "encode"):
+            return self.logits_fn
+        from infill.backends.passes import ModelPasses
+
+        return ModelPasses(d, batch.slots, options.cache_refresh)
 
     def _read_fills(self, rows: list[Row], out: SampleOutput, spans: list[Span],
                     k_candidates: int):
@@ -233,14 +246,43 @@ class Filler:
         return fills
 
     def _replay(self, rows: list[Row], out: SampleOutput, order, k: int, round_: int,
-                started: float) -> list[Frame]:
+                elapsed: float) -> list[Frame]:
         """Frames of candidate ``k`` in the last round, rebuilt from the step records."""
         d = self.denoiser
         chosen = [b for b, r in enumerate(rows) if r.k == k]
         steps = [StepView(r.step, r.committed, r.remasked) for r in out.steps]
         return replay_frames(steps, chosen, [r.canvas.groups for r in rows], out.ids.tolist(),
-                             out.confidence.tolist(), order, round_,
-                             time.perf_counter() - started, d.mask_id, d.null_id, d.codec.piece)
+                             out.confidence.tolist(), order, round_, elapsed, d.mask_id,
+                             d.null_id, d.codec.piece)
+
+
+class _LazyFrames(Sequence):
+    """A fill's trajectory, replayed from its step records on first use: a tuple of frames
+    to every reader, at no cost to the callers that never look."""
+
+    def __init__(self, build: Callable[[], list[Frame]]) -> None:
+        self._build: Callable[[], list[Frame]] | None = build
+        self._frames: tuple[Frame, ...] = ()
+
+    def _get(self) -> tuple[Frame, ...]:
+        if self._build is not None:
+            self._frames, self._build = tuple(self._build()), None
+        return self._frames
+
+    def __getitem__(self, index):
+        return self._get()[index]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __eq__(self, other: object) -> bool:
+        return self._get() == (tuple(other) if isinstance(other, Sequence) else other)
+
+    def __hash__(self) -> int:
+        return hash(self._get())
+
+    def __repr__(self) -> str:
+        return repr(self._get())
 
 
 # Rewrite strength < 1 with a model not trained to judge visible tokens: the old tokens are

@@ -73,11 +73,14 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("budget", int, "slots for a hole (default: by context)", _at_least(1), exposed=False),
     Option("null_threshold", float, "a slot is text while P(null) is below this", _unit,
            exposed=False),
+    Option("cache_refresh", int, "context cache: a full forward pass every N passes, only the "
+           "span slots in between (1: no cache; backends with their own forward)", _at_least(1),
+           (None, 1, 2, 4, 8)),
 )}
 
 EXPOSED = tuple(name for name, o in OPTIONS.items() if o.exposed)
 MODEL_DEFAULTS = ("strategy", "temperature", "threshold", "null_threshold", "top_k", "top_p",
-                  "block_length")  # infill_config.json, or a family's recommended settings
+                  "block_length", "cache_refresh")  # infill_config.json, or a family default
 
 
 def check_option(name: str, value: Any) -> Any:
@@ -123,6 +126,7 @@ class SamplerOptions:
     top_p: float | None = None
     null_threshold: float = 0.5  # a slot is text while P(null) is below this
     block_length: int | None = None  # semi-autoregressive blocks within each span
+    cache_refresh: int = 1       # a full pass every N passes, the slots alone between
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -142,6 +146,7 @@ class FillOptions:
     budget: int | None = None
     null_threshold: float | None = None
     block_length: int | None = None
+    cache_refresh: int | None = None
 
     def __post_init__(self) -> None:
         _validate(self)

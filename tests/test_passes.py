@@ -104,3 +104,33 @@ def test_slot_positions_pad_by_repeating_the_last():
     positions, valid = _slot_positions(slots)
     assert positions.tolist() == [[1, 2, 4], [2, 2, 2]]
     assert valid.tolist() == [[True, True, True], [True, False, False]]
+
+
+TEXT = "def add(a, b):\n    return __FILL__\n\n\nclass P:\n    def __init__(self, x):\n        __FILL__\n"
+
+
+def test_engine_fills_with_sparse_passes_as_with_full_ones(tiny_model_dir, monkeypatch):
+    """The house backend (logits only where read, finished rows skipped) and transformers'
+    full forward give the same fills, frames and pass counts."""
+    import infill
+
+    monkeypatch.setenv("INFILL_DTYPE", "float32")
+    house = infill.load(str(tiny_model_dir), device="cpu")
+    hf = infill.load(str(tiny_model_dir), device="cpu", backend="hf-mlm")
+    assert (house.info.backend, hf.info.backend) == ("house", "hf-mlm")
+    for options in ({}, {"strategy": "threshold", "threshold": 0.05}, {"candidates": 3}):
+        a, b = house.fill_text(TEXT, **options), hf.fill_text(TEXT, **options)
+        assert a.text == b.text and a.forward_passes == b.forward_passes
+        def view(result):
+            return [(f.step, [(s.span, s.text, s.state) for s in f.slots]) for f in result.trajectory]
+        assert view(a) == view(b) and len(a.trajectory) > 0
+
+
+def test_engine_with_the_context_cache_fills_every_hole_reproducibly(tiny_model_dir):
+    import infill
+
+    filler = infill.load(str(tiny_model_dir), device="cpu")
+    first = filler.fill_text(TEXT, cache_refresh=4)
+    again = filler.fill_text(TEXT, cache_refresh=4)
+    assert "__FILL__" not in first.text and first.text == again.text
+    assert len(first.spans) == 2
