@@ -36,7 +36,7 @@ from infill.options import FillOptions
 
 SIZES = (200, 1000, 4000, 16000)
 HOLES = (1, 4, 16)
-REFERENCE = {"strategy": "confidence", "steps": None}   # FillOptions changes for the reference
+REFERENCE = {"strategy": "confidence", "steps": None, "cache_refresh": 1}  # vs the configured options
 EVALSETS = Path(__file__).resolve().parent.parent / "evalsets"
 
 

@@ -83,6 +83,7 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
         if on_step:
             on_step(record, ids, confidence)
 
+    previous = torch.full(ids.shape, -1, dtype=torch.long)  # (B, L) last pass's predictions
     row_options = [options if batch.temperatures is None
                    else replace(options, temperature=batch.temperatures[b]) for b in range(size)]
     total = int(masked.sum(dim=1).max().item()) if size else 0
@@ -116,10 +117,12 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
             if null_id is None:
                 tokens, probs, logp = pick_tokens(row, row_options[b], batch.generators[b])
                 chosen = choose_commits(probs, options, 1 if last else steps_left,
-                                        row, batch.generators[b])
+                                        row, batch.generators[b], previous[b, where] == tokens)
             else:
                 tokens, probs, logp, chosen = _plan_with_nulls(
-                    row, null_id, row_options[b], batch.generators[b], last, steps_left)
+                    row, null_id, row_options[b], batch.generators[b], last, steps_left,
+                    previous[b, where])
+            previous[b, where] = tokens
             pos = where[chosen]
             ids[b, pos] = tokens[chosen]
             confidence[b, pos] = probs[chosen]
@@ -180,7 +183,8 @@ def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) 
 
 def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int,
                    logits: torch.Tensor | None = None,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+                   generator: torch.Generator | None = None,
+                   stable: torch.Tensor | None = None) -> torch.Tensor:
     """Indices (into ``probs``) of the predictions to commit at this step: all of them at the
     last step, else the strategy's choice with k spread evenly over the steps left.
     ``logits`` (n, V) is the untempered prediction (margins and entropies come from it)."""
@@ -188,7 +192,7 @@ def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int
     if steps_left <= 1:
         return torch.arange(n)
     k = max(1, math.ceil(n / steps_left))
-    scores = Scores(probs, logits, generator)
+    scores = Scores(probs, logits, generator, stable)
     return STRATEGIES[options.strategy].choose(scores, k, options.threshold)
 
 
@@ -222,7 +226,8 @@ def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tenso
 
 
 def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
-                     generator: torch.Generator, last: bool, steps_left: int):
+                     generator: torch.Generator, last: bool, steps_left: int,
+                     previous: torch.Tensor | None = None):
     """Which slots to commit, for a model with a "nothing here" token.
 
     A slot counts as text while the model finds text more likely than null there
@@ -244,8 +249,15 @@ def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
         logp = torch.where(is_text, logp, logp_null)
         return tokens, logp.exp(), logp, torch.arange(row.shape[0])
     text_at = is_text.nonzero().flatten()
+    stable = None if previous is None else (previous == tokens)[text_at]
     chosen = text_at[choose_commits(logp[text_at].exp(), options, steps_left, text_row[text_at],
-                                    generator)]
+                                    generator, stable)]
+    if STRATEGIES[options.strategy].early_stop and chosen.numel() == text_at.numel():
+        # Every slot is decided: the text ones now, the rest stay empty. The one-token
+        # reference would spend a pass to confirm those nulls.
+        tokens = torch.where(is_text, tokens, torch.full_like(tokens, null_id))
+        logp = torch.where(is_text, logp, logp_null)
+        chosen = torch.arange(row.shape[0])
     return tokens, logp.exp(), logp, chosen
 
 

@@ -28,10 +28,11 @@ class Scores:
     slot may hold, so a strategy that does not need them costs nothing.
     """
 
-    def __init__(self, probs: Any, logits: Any, generator: Any = None) -> None:
+    def __init__(self, probs: Any, logits: Any, generator: Any = None, stable: Any = None) -> None:
         self.probs = probs
         self.logits = logits
         self.generator = generator
+        self.stable = stable  # (n,) bool: the same token was predicted at the last pass too
 
     @cached_property
     def margins(self) -> Any:
@@ -61,6 +62,9 @@ class Strategy:
     name: str
     choose: StrategyFn
     summary: str
+    # Early stop: once every text slot of a row is committed, its other slots (those the
+    # model expects to stay empty) are committed as nulls in the same pass, not the next.
+    early_stop: bool = False
 
 
 def _best(priority: Any, k: int) -> Any:
@@ -75,6 +79,17 @@ def by_confidence(scores: Scores, k: int, threshold: float) -> Any:
 def by_threshold(scores: Scores, k: int, threshold: float) -> Any:
     above = (scores.probs > threshold).nonzero().flatten()
     return above if above.numel() else scores.probs.argmax().reshape(1)
+
+
+def by_agreement(scores: Scores, k: int, threshold: float) -> Any:
+    """Parallel decoding: every prediction above τ, and every prediction the model made at
+    the last pass too (a token that did not change while its neighbours were committed);
+    at least the most probable one."""
+    keep = scores.probs > threshold
+    if scores.stable is not None:
+        keep = keep | scores.stable
+    chosen = keep.nonzero().flatten()
+    return chosen if chosen.numel() else scores.probs.argmax().reshape(1)
 
 
 def by_margin(scores: Scores, k: int, threshold: float) -> Any:
@@ -95,6 +110,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "(LLaDA's low-confidence remasking)"),
     Strategy("threshold", by_threshold,
              "every prediction above τ (--threshold), at least one per step (Fast-dLLM)"),
+    Strategy("parallel", by_agreement,
+             "every prediction above τ or unchanged since the last pass, at least one; the "
+             "empty rest of a span in the same pass (fewest passes)", early_stop=True),
     Strategy("margin", by_margin,
              "the k predictions with the largest gap between the two most likely tokens"),
     Strategy("entropy", by_entropy,

@@ -26,21 +26,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SETS = ["python-single-line", "python-multi-line", "javascript-single-line",
         "typescript-single-line", "rust-single-line", "go-single-line", "c-single-line"]
-REFERENCE = {"strategy": "confidence", "steps": None}
+REFERENCE = {"strategy": "confidence", "cache_refresh": 1}
 
 
 def default_schedules() -> dict[str, dict]:
     out = {"reference": dict(REFERENCE)}
-    for tau in (0.9, 0.7, 0.5, 0.3, 0.1):
-        out[f"threshold τ={tau}"] = {"strategy": "threshold", "threshold": tau}
-    for steps in (1, 2, 3):
-        out[f"confidence steps={steps}"] = {"strategy": "confidence", "steps": steps}
+    for tau in (0.9, 0.5, 0.2):
+        out[f"threshold τ={tau}"] = {"strategy": "threshold", "threshold": tau, "cache_refresh": 1}
+    for tau in (0.9, 0.5, 0.2):
+        out[f"parallel τ={tau}"] = {"strategy": "parallel", "threshold": tau, "cache_refresh": 1}
+    for refresh in (2, 4, 8):
+        out[f"parallel τ=0.5 cache {refresh}"] = {"strategy": "parallel", "threshold": 0.5,
+                                                  "cache_refresh": refresh}
+    for steps in (1, 2):
+        out[f"confidence steps={steps}"] = {"strategy": "confidence", "steps": steps, "cache_refresh": 1}
     return out
 
 
 def run(filler, records: list[dict], schedules: dict[str, dict]) -> dict[str, dict]:
     from infill import syntax
     from infill.markers import HOLE, Span
+    from infill.options import FillOptions
 
     stats = {name: {"n": 0, "exact": 0, "valid": 0, "valid_of": 0, "passes": 0, "tokens": 0,
                     "cpu": []} for name in schedules}
@@ -50,7 +56,8 @@ def run(filler, records: list[dict], schedules: dict[str, dict]) -> dict[str, di
         base = syntax.count_errors(prefix + middle + suffix, record.get("language", "unknown"))
         for name, options in schedules.items():
             start = time.process_time()
-            result = filler.fill_spans(prefix + suffix, span, record.get("language"), 0, **options)
+            result = filler.fill_spans(prefix + suffix, span, record.get("language"), 0,
+                                       options=FillOptions(**options))
             s = stats[name]
             s["cpu"].append(time.process_time() - start)
             fill = result.spans[0].text
@@ -81,7 +88,7 @@ def plot(report: dict, out: Path, title: str) -> None:
                            (axes[1], "parse_valid", "parse-valid (%)")):
         for name, row in report.items():
             family = name.split(" ")[0]
-            marker = {"reference": "*", "threshold": "o", "confidence": "s"}.get(family, "^")
+            marker = {"reference": "*", "threshold": "o", "confidence": "s", "parallel": "D"}.get(family, "^")
             ax.scatter(row["passes_per_token"], 100 * row[key], marker=marker, s=60 if marker != "*" else 160)
             ax.annotate(name, (row["passes_per_token"], 100 * row[key]), fontsize=7,
                         xytext=(4, 3), textcoords="offset points")

@@ -182,3 +182,42 @@ def test_first_pass_decides_the_length_from_where_nulls_become_likely():
     assert out.ids[0, 10:22].tolist() == [9, 9, 9] + [NULL] * 9
     assert set(out.steps[0].committed[0]) >= set(range(13, 22))
     assert out.forward_passes == 3
+
+
+def test_parallel_commits_what_the_model_repeats_and_stops_when_all_is_decided():
+    """Pass 1 commits the surest text slot; pass 2 commits the slots whose prediction did not
+    change, and the slots the model expects empty as nulls in the same pass."""
+    NULL = 7
+    ids, attention, slots = make_batch(rows=1)  # slots 10..21
+
+    def text_then_nothing(i, a):
+        logits = torch.zeros(i.shape[0], i.shape[1], V)
+        logits[:, 10:14, 9] = torch.tensor([3.0, 2.0, 2.5, 2.2])  # unsure text, all token 9
+        logits[:, 14:22, NULL] = 8.0
+        return logits
+
+    options = SamplerOptions(strategy="parallel", threshold=0.99)
+    out = run(text_then_nothing, ids, attention, slots, MASK, options, gens(1), null_id=NULL)
+    assert out.ids[0, 10:22].tolist() == [9] * 4 + [NULL] * 8
+    assert [sorted(s.committed[0]) for s in out.steps] == [[10], list(range(11, 22))]
+    assert out.forward_passes == 2
+    # The one-token reference writes the same text in one pass per token, then the nulls.
+    reference = run(text_then_nothing, ids, attention, slots, MASK, SamplerOptions(), gens(1),
+                    null_id=NULL)
+    assert torch.equal(reference.ids, out.ids) and reference.forward_passes == 5
+
+
+def test_parallel_waits_for_a_prediction_that_changes():
+    ids, attention, slots = make_batch(rows=1, slot_range=(10, 13))
+    calls = []
+
+    def wavering(i, a):
+        logits = torch.zeros(i.shape[0], i.shape[1], V)
+        logits[:, 10, 5] = 4.0
+        logits[:, 11:13, 6 + len(calls) % 2] = 1.0   # flips between 6 and 7 every pass
+        calls.append(1)
+        return logits
+
+    out = run(wavering, ids, attention, slots, MASK, SamplerOptions(strategy="parallel",
+                                                                   threshold=0.99), gens(1))
+    assert [len(s.committed[0]) for s in out.steps] == [1, 1, 1]
