@@ -28,6 +28,12 @@ from infill.errors import Cancelled
 from infill.options import SamplerOptions
 from infill.strategies import STRATEGIES, Scores
 
+# Early stop (strategies with ``early_stop``): once a row's text is written, its slots with
+# P(null) above this are committed as nulls in the same pass. Calibrated on the first 25
+# records of each evaluation set (docs/BENCHMARKS.md): at 0.3 exact match fell, 0.5-0.9
+# kept it; 0.5 saves the most passes of those.
+EARLY_NULL = 0.5
+
 __all__ = ["SamplerOptions", "StepRecord", "SampleOutput", "LogitsFn", "sample", "pick_tokens",
            "filter_logits", "choose_commits"]
 
@@ -253,11 +259,14 @@ def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
     chosen = text_at[choose_commits(logp[text_at].exp(), options, steps_left, text_row[text_at],
                                     generator, stable)]
     if STRATEGIES[options.strategy].early_stop and chosen.numel() == text_at.numel():
-        # Every slot is decided: the text ones now, the rest stay empty. The one-token
-        # reference would spend a pass to confirm those nulls.
+        # Every text slot is written now: the slots the model finds more likely empty than
+        # not (P(null) > EARLY_NULL) are committed as nulls in the same pass, where the
+        # one-token reference would spend a pass to confirm them. An unsure one waits for
+        # the text to be seen (it may still become a closing ';').
+        sure = ~is_text & (logp_null.exp() > EARLY_NULL)
         tokens = torch.where(is_text, tokens, torch.full_like(tokens, null_id))
         logp = torch.where(is_text, logp, logp_null)
-        chosen = torch.arange(row.shape[0])
+        chosen = (is_text | sure).nonzero().flatten()
     return tokens, logp.exp(), logp, chosen
 
 
