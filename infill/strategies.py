@@ -110,14 +110,14 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "(LLaDA's low-confidence remasking)"),
     Strategy("threshold", by_threshold,
              "every prediction above τ (--threshold), at least one per step (Fast-dLLM)"),
-    Strategy("parallel", by_agreement,
-             "every prediction above τ or unchanged since the last pass, at least one; the "
-             "empty rest of a span in the same pass (fewest passes)", early_stop=True),
     Strategy("margin", by_margin,
              "the k predictions with the largest gap between the two most likely tokens"),
     Strategy("entropy", by_entropy,
              "the k predictions with the lowest entropy (Dream)"),
     Strategy("random", at_random, "k slots at random, from the row's seeded generator"),
+    Strategy("parallel", by_agreement,
+             "every prediction above τ or unchanged since the last pass, at least one; once "
+             "the text is written, the slots likely empty in the same pass (fewest passes)", early_stop=True),
 )}
 
 

@@ -71,6 +71,7 @@ def load_house(path: Path, device: str = "cpu", backend=None, config: InfillConf
     ``device`` is already resolved and its threads set; ``config`` is its InfillConfig)."""
     from tokenizers import Tokenizer
 
+    _refuse_shipped_code(path, trust_remote_code)
     config = config if config is not None else load_config(path)
     if config is None:
         raise ModelError(f"the house backend needs {CONFIG_FILE} beside config.json", path=str(path))
@@ -95,3 +96,21 @@ def load_house(path: Path, device: str = "cpu", backend=None, config: InfillConf
         language_ids=dict(config.language_ids), defaults=config.defaults(), device=device,
         backend="house", path=str(path), parameters=net.parameters,
         scores_visible=bool(config.replaced_token_detection), net=net, dtype=chosen)
+
+
+def _refuse_shipped_code(path: Path, trust_remote_code: bool) -> None:
+    """The native forward never runs code from the model directory, but a checkpoint that
+    ships some (an ``auto_map``) says it needs it: refused like every backend does, unless
+    the user agreed (``backends.trust``). Checked without importing transformers."""
+    import json
+
+    for name in ("config.json", "tokenizer_config.json"):
+        try:
+            config = json.loads((path / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(config, dict) and config.get("auto_map"):
+            from infill.backends.trust import refuse_remote_code
+
+            refuse_remote_code(path, "house", trust_remote_code)
+            return
