@@ -28,10 +28,20 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
 class _Tokenizer:
-    """What ``TextCodec`` reads from a tokenizer: the ``tokenizers`` object itself."""
+    """The few parts of a Hugging Face fast tokenizer that infill reads (``TextCodec``, and
+    the training example builder in ``infill.training``), over a ``tokenizers.Tokenizer``
+    loaded from ``tokenizer.json``: no transformers import."""
+
+    unk_token_id = None  # byte-level BPE: every text has ids
 
     def __init__(self, backend) -> None:
-        self.backend_tokenizer = backend
+        self.backend_tokenizer = self._tokenizer = backend
+
+    def convert_tokens_to_ids(self, token: str) -> int | None:
+        return self._tokenizer.token_to_id(token)
+
+    def decode(self, ids, skip_special_tokens: bool = False, **_: Any) -> str:
+        return self._tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
 
 @dataclass
