@@ -85,16 +85,18 @@ def plot(report: dict, out: Path, title: str) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharex=True)
     for ax, key, label in ((axes[0], "exact", "exact match (%)"),
                            (axes[1], "parse_valid", "parse-valid (%)")):
-        for name, row in report.items():
+        for i, (name, row) in enumerate(report.items()):
             family = name.split(" ")[0]
             marker = {"reference": "*", "threshold": "o", "confidence": "s", "parallel": "D"}.get(family, "^")
             ax.scatter(row["passes_per_token"], 100 * row[key], marker=marker, s=60 if marker != "*" else 160)
             ax.annotate(name, (row["passes_per_token"], 100 * row[key]), fontsize=7,
-                        xytext=(4, 3), textcoords="offset points")
+                        xytext=(5, 9 - 9 * (i % 3)), textcoords="offset points")
         ax.set_xlabel("forward passes per filled token (lower is faster)")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=9)
+    import textwrap
+
+    fig.suptitle("\n".join(textwrap.wrap(title, 140)), fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
@@ -108,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model")
     parser.add_argument("--out")
     parser.add_argument("--plot")
+    parser.add_argument("--replot", metavar="JSON", help="only draw --plot from a saved --out")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        plot(saved["report"], Path(args.plot), saved["header"])
+        return 0
 
     import infill
     from infill.evaluate import read_records
