@@ -219,10 +219,12 @@ def machine() -> str:
 
 
 def run_bench(args: argparse.Namespace) -> int:
-    from infill.fill_cmd import load_filler, settings_for
+    import infill
+    from infill.fill_cmd import settings_for
 
     settings = settings_for(args, ".")
-    filler = load_filler(settings, args.trust_remote_code)
+    # The model in this process, never a warm server's: the bench times this machine's passes.
+    filler = infill.load(settings.model, settings.device, settings.backend, args.trust_remote_code)
     configured = settings.fill.with_(candidates=1)
     codec = filler.denoiser.codec
     cache: dict[str, int] = {}
