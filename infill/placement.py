@@ -64,6 +64,11 @@ def load_placed(model: str | None, device_map: str, device: str | None = "auto",
     import infill
 
     spec = parse_device_map(device_map)
+    if backend is None:
+        from infill.backends import detect_backend, resolve_model_path
+
+        if detect_backend(resolve_model_path(model)) == "house":
+            backend = "hf-mlm"  # the house checkpoint as a transformers module, to be placed
     filler = infill.load(model, "cpu", backend, trust_remote_code)
     place(filler.denoiser, spec)
     return filler

@@ -20,6 +20,15 @@ SPLIT = {"model.embeddings": "cpu", "decoder": "cpu", "model.rotary_emb": "cpu",
          "head": "disk"}
 
 
+@pytest.fixture(scope="module")
+def tiny_filler(tiny_model_dir):
+    """The whole model through transformers, as a device map places it (the house
+    backend's own forward is not a transformers module)."""
+    import infill
+
+    return infill.load(str(tiny_model_dir), device="cpu", backend="hf-mlm")
+
+
 def _same(a, b) -> bool:
     return a.text == b.text and [f.slots for f in a.trajectory] == [f.slots for f in b.trajectory]
 
