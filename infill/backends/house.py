@@ -87,8 +87,15 @@ def load_house(path: Path, device: str = "cpu", backend=None, config: InfillConf
         raise ModelError(f"the house backend needs {CONFIG_FILE} beside config.json", path=str(path))
     if config.pad_id is None:
         raise ModelError(f"{CONFIG_FILE} has no pad_id", path=str(path))
+    from infill.backends.native import check_ids, check_weight_files
+
     chosen = pick_dtype(device, dtype)
     shape = read_shape(path)
+    check_weight_files(path)  # truncated or not safetensors: exit 2 naming the file
+    ids = {"mask_id": config.mask_id, "null_id": config.null_id, "bos_id": config.bos_id,
+           "eos_id": config.eos_id, "pad_id": config.pad_id,
+           **{f"language_ids.{k}": v for k, v in config.language_ids.items()}}
+    check_ids(ids, shape.vocab_size, path, CONFIG_FILE)
     try:
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
     except Exception as exc:  # tokenizers raises a bare Exception for a missing or bad file
