@@ -1,4 +1,4 @@
-"""A tiny model trains on a toy corpus, saves a loadable checkpoint and resumes from state.pt."""
+"""A tiny model trains on a toy corpus, saves a loadable checkpoint and resumes from OUT/state/ (safetensors + JSON, no pickles)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from infill.training.model import SIZES, build_model, count_parameters, save_model
+from infill.training.state import MAX_SHARD_BYTES, load_tensors, save_tensors
 from infill.training.tokenizer import special_ids
 from infill.training.trainer import TrainConfig, learning_rate, main, progress, train
 
@@ -78,11 +79,14 @@ def test_checkpoint_reloads_with_identical_logits(run):
     ckpt = f"{run.out}/checkpoint"
     reloaded = AutoModelForMaskedLM.from_pretrained(ckpt, dtype=torch.float32).eval()
     assert json.load(open(f"{ckpt}/config.json"))["dtype"] == "bfloat16"
-    state = torch.load(f"{run.out}/state.pt", weights_only=False)
+    state = read_state(run)
     tok = AutoTokenizer.from_pretrained(ckpt)
     model = build_model("tiny", len(tok), special_ids(tok)).eval()
     # the checkpoint holds the trained weights rounded to bf16
-    model.load_state_dict({k: v.to(torch.bfloat16).float() for k, v in state["model"].items()})
+    weights = {k[len("model/"):]: v for k, v in load_tensors(state_dir(run), state["layout"]).items()
+               if k.startswith("model/")}
+    weights.update({k: weights[v] for k, v in state["aliases"].items()})
+    model.load_state_dict({k: v.to(torch.bfloat16).float() for k, v in weights.items()})
     ids = torch.randint(15, len(tok), (2, 40))
     with torch.no_grad():
         assert torch.equal(model(input_ids=ids).logits, reloaded(input_ids=ids).logits)
@@ -103,8 +107,66 @@ def test_float32_save_round_trip(tmp_path):
         assert torch.equal(model(input_ids=ids).logits, reloaded(input_ids=ids).logits)
 
 
+def state_dir(run):
+    from pathlib import Path
+
+    return Path(run.out) / "state"
+
+
+def read_state(run):
+    return json.loads((state_dir(run) / "state.json").read_text())
+
+
+def test_state_is_safetensors_and_json_only(run):
+    names = sorted(p.name for p in state_dir(run).iterdir())
+    assert "state.json" in names and all(n.endswith(".safetensors") for n in names if n != "state.json")
+    assert not (state_dir(run).parent / "state.pt").exists()
+
+
+def test_resume_never_unpickles(run, monkeypatch):
+    """``--resume`` reads safetensors and JSON: torch.load (pickle) is never called."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.load called on resume")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    from infill.training.state import load_state
+
+    from transformers import AutoTokenizer
+
+    from infill.training.trainer import make_optimizer
+
+    tok = AutoTokenizer.from_pretrained(f"{run.out}/checkpoint")
+    model = build_model("tiny", len(tok), special_ids(tok))
+
+    meta, rng = load_state(state_dir(run).parent, model, make_optimizer(model, run))
+    assert meta["step"] == read_state(run)["step"] >= 30 and set(rng) == {"generator", "torch"}
+
+
+def test_big_tensors_are_split_into_small_shards(tmp_path):
+    big = torch.arange(3 * 1000 * 1000, dtype=torch.float32).reshape(3000, 1000)  # 12 MB
+    layout = save_tensors({"big": big, "small": torch.ones(3)}, tmp_path, max_shard_bytes=5_000_000)
+    assert len(layout["big"]) == 3 and all(p.stat().st_size <= 5_100_000 for p in tmp_path.iterdir())
+    back = load_tensors(tmp_path, layout)
+    assert torch.equal(back["big"], big) and torch.equal(back["small"], torch.ones(3))
+    assert MAX_SHARD_BYTES <= 15 * 1024 * 1024
+
+
+def test_init_from_a_checkpoint_with_a_longer_context(run, tmp_path):
+    from transformers import AutoModelForMaskedLM
+
+    grown = replace(run, out=str(tmp_path / "grown"), init_from=f"{run.out}/checkpoint", seq_len=160, max_steps=2)
+    train(grown)
+    start = read_log(grown)[0]
+    assert start["seq_len"] == 160 and start["config"]["init_from"].endswith("checkpoint")
+    first = [r for r in read_log(grown) if "loss" in r][0]
+    fresh_loss = [r for r in read_log(run) if "loss" in r][0]["loss"]
+    assert first["loss"] < fresh_loss  # it starts from the trained weights, not from scratch
+    model = AutoModelForMaskedLM.from_pretrained(f"{grown.out}/checkpoint")
+    assert model.config.max_position_embeddings == 160
+
+
 def test_resume_continues_at_the_same_step(run):
-    state = torch.load(f"{run.out}/state.pt", weights_only=False)
+    state = read_state(run)
     assert state["step"] == 30 and state["rows_done"] > 0
     train(replace(run, max_steps=34), resume=True)
     log = read_log(run)
@@ -112,7 +174,7 @@ def test_resume_continues_at_the_same_step(run):
     assert starts[-1]["step"] == 30
     steps = [r["step"] for r in log if "loss" in r]
     assert steps[-4:] == [31, 32, 33, 34]
-    assert torch.load(f"{run.out}/state.pt", weights_only=False)["step"] == 34
+    assert read_state(run)["step"] == 34
 
 
 def test_schedule_warms_up_and_decays_to_ten_percent():

@@ -7,7 +7,7 @@
 The learning rate warms up linearly for ``warmup_steps`` and then follows a cosine to
 ``min_lr_ratio`` of its peak over the run's *progress*, the largest of step/max_steps,
 tokens/max_tokens and elapsed/max_minutes: a run bounded by wall-clock time still gets a full
-schedule. ``OUT/state.pt`` (everything needed to continue) and the Hugging Face checkpoint in
+schedule. ``OUT/state/`` (everything needed to continue: safetensors shards and JSON, no pickles) and the Hugging Face checkpoint in
 ``OUT/checkpoint/`` are rewritten every ``save_every_minutes`` and at the end; both writes are
 atomic (temporary file or folder, then rename).
 """
@@ -24,12 +24,14 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from infill.training.state import has_state, load_state, save_state
+
 H100_BF16_FLOPS = 989e12
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on; saved in ``state.pt`` and the checkpoint."""
+    """Everything a training run depends on; saved in ``OUT/state/`` and the checkpoint."""
 
     corpus: str
     tokenizer: str
@@ -60,6 +62,7 @@ class TrainConfig:
     replace_rate: float = 0.05
     plain_share: float = 0.3
     save_dtype: str = "bfloat16"
+    init_from: str = ""  # a checkpoint folder to start from (weights only); its context may grow
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -143,12 +146,25 @@ def make_optimizer(model, config: TrainConfig):
     return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=fused)
 
 
-def atomic_torch_save(obj, path: Path) -> None:
+def load_weights(model, checkpoint: str | Path) -> None:
+    """Copy the weights of a Hugging Face checkpoint folder (safetensors) into ``model``."""
     import torch
+    from safetensors.torch import load_file
 
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    tensors = {}
+    for path in sorted(Path(checkpoint).glob("*.safetensors")):
+        tensors.update(load_file(str(path)))
+    own = model.state_dict()
+    missing = [k for k in own if k not in tensors and k != "decoder.weight"]  # decoder is tied
+    unknown = [k for k in tensors if k not in own]
+    if missing or unknown:
+        raise ValueError(f"{checkpoint}: weights do not match this model size "
+                         f"(missing {missing[:3]}, unexpected {unknown[:3]})")
+    with torch.no_grad():
+        for k, v in tensors.items():
+            if own[k].shape != v.shape:
+                raise ValueError(f"{checkpoint}: {k} has shape {tuple(v.shape)}, not {tuple(own[k].shape)}")
+            own[k].copy_(v.to(own[k].dtype))
 
 
 def write_checkpoint(model, tokenizer, config: TrainConfig, out: Path, seq_len: int, tokens: int,
@@ -265,6 +281,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     device = resolve_device(config.device)
     if device == "cpu":
         torch.set_num_threads(config.num_threads or os.cpu_count() or 1)
+        with contextlib.suppress(RuntimeError):  # only settable before the first parallel work
+            torch.set_num_interop_threads(1)
     torch.manual_seed(config.seed)
     tokenizer = load_tokenizer(config.tokenizer)
     ids = special_ids(tokenizer)
@@ -272,27 +290,31 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     size = get_size(config.size)
     seq_len = config.seq_len or size.context
     if seq_len > size.context:
-        raise ValueError(f"seq_len {seq_len} is longer than the {size.name} context {size.context}")
+        if not config.init_from and config.size != "tiny":
+            raise ValueError(f"seq_len {seq_len} is longer than the {size.name} context {size.context}")
+        size = replace(size, context=seq_len)  # RoPE: the same weights serve a longer context
     example_config = ExampleConfig(seq_len=seq_len, plain_share=config.plain_share)
 
     model = build_model(size, vocab_size, ids).to(device)
     optimizer = make_optimizer(model, config)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     step, tokens, elapsed, rows_done = 0, 0, 0.0, 0
-    state_path = out / "state.pt"
-    if resume and state_path.exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step, tokens, elapsed, rows_done = state["step"], state["tokens"], state["elapsed"], state["rows_done"]
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        config = replace(TrainConfig(**{**state["config"], "betas": tuple(state["config"]["betas"])}),
+    state_path = out / "state"
+    if resume and has_state(out):
+        meta, rng = load_state(out, model, optimizer)
+        step, tokens, elapsed, rows_done = meta["step"], meta["tokens"], meta["elapsed"], meta["rows_done"]
+        generator.set_state(rng["generator"])
+        torch.set_rng_state(rng["torch"])
+        config = replace(TrainConfig(**{**meta["config"], "betas": tuple(meta["config"]["betas"])}),
                          **{f.name: getattr(config, f.name) for f in fields(config)
                             if f.name in RESUME_OVERRIDABLE})
         print(f"resumed from {state_path} at step {step}, {tokens} tokens", flush=True)
-    elif resume:
-        print(f"no {state_path} yet: starting a new run", flush=True)
+    else:
+        if resume:
+            print(f"no {state_path} yet: starting a new run", flush=True)
+        if config.init_from:
+            load_weights(model, config.init_from)
+            print(f"initialised from {config.init_from}", flush=True)
 
     bf16 = use_bf16(config, device)
     autocast = functools.partial(torch.autocast, device, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext
@@ -325,10 +347,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     print(json.dumps({k: v for k, v in meta.items() if k != "config"}), flush=True)
 
     def save(heldout: dict | None) -> None:
-        atomic_torch_save({
-            "model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "tokens": tokens,
-            "elapsed": elapsed, "rows_done": rows_done, "generator": generator.get_state(),
-            "torch_rng": torch.get_rng_state(), "config": asdict(config)}, state_path)
+        save_state(out, model, optimizer, {"step": step, "tokens": tokens, "elapsed": elapsed,
+                                           "rows_done": rows_done, "config": asdict(config)},
+                   {"generator": generator.get_state(), "torch": torch.get_rng_state()})
         write_checkpoint(model, tokenizer, config, out, seq_len, tokens, step, heldout)
 
     model.train()
@@ -453,11 +474,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     r.add_argument("--corpus", required=True)
     r.add_argument("--tokenizer", required=True)
     r.add_argument("--out", required=True)
-    r.add_argument("--resume", action="store_true", help="continue from OUT/state.pt if it exists")
+    r.add_argument("--resume", action="store_true", help="continue from OUT/state/ (or a legacy OUT/state.pt) if it exists")
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     for name in ("size", "seq_len", "batch_size", "grad_accum", "lr", "warmup_steps", "weight_decay",
                  "max_steps", "max_tokens", "max_minutes", "eval_every", "log_every", "save_every_minutes",
-                 "seed", "device", "compile", "bf16", "num_threads", "num_workers", "replace_rate", "notes"):
+                 "seed", "device", "compile", "bf16", "num_threads", "num_workers", "replace_rate", "init_from",
+                 "notes"):
         kind = {"max_steps": int, "max_tokens": int, "max_minutes": float}.get(name, type(defaults[name]))
         r.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
     return p.parse_args(argv)
