@@ -1,16 +1,22 @@
 """``infill eval``: fill quality on held-out records (DESIGN section 8).
 
 Each record is ``{prefix, suffix, middle, language, kind}``; the model sees prefix and suffix
-around one hole. Reported per file:
+around one hole. Every set gets two rows: the **empty fill** (every hole left empty: the
+floor a model must beat) and the model. Reported per row:
 
 - ``exact``: the fill equals the middle, ignoring whitespace at both ends;
-- ``one_line``: the fill has no newline (what elastic length must get right on single-line sets);
+- ``one_line``: the fill is text on one line (a line break may end it: whole-line holes); a
+  blank fill is not one line;
 - ``parse_valid``: prefix + fill + suffix parses without errors, over the records whose
-  original parses (languages with a tree-sitter grammar only);
+  original parses (languages with a tree-sitter grammar only); a blank fill never counts;
+- ``blank``: share of fills that are empty or whitespace;
+- ``length_ratio``: mean fill length over mean true length (characters);
 - ``passes_per_token``: forward passes per filled token (lower is faster);
 - latency p50 / p95 in milliseconds;
-- with ``--execute``, ``pass_rate`` of records carrying a ``test``, run in a subprocess with a
-  time limit in a temporary directory. Without it, generated code is never run.
+- with ``--execute``, ``pass_rate`` (pass@1) of records carrying a ``test``: the program
+  ``before + prefix + fill + suffix + after`` (``before``/``after``: the file outside the
+  window, when a record has them) and then the test run in a subprocess with a time limit in
+  a temporary directory. Without it, generated code is never run.
 """
 
 from __future__ import annotations
@@ -35,15 +41,30 @@ TEST_TIMEOUT = 10.0
 @dataclass
 class SetReport:
     name: str
+    system: str = "model"  # "model", or "empty fill" for the floor row
     records: int = 0
     exact: float = 0.0
     one_line: float = 0.0
     parse_valid: float | None = None
+    blank: float = 0.0
+    length_ratio: float | None = None  # mean fill length / mean true length, in characters
     passes_per_token: float = 0.0
     latency_p50_ms: float = 0.0
     latency_p95_ms: float = 0.0
     pass_rate: float | None = None
+    tested: int = 0
     examples: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record's fill and what it cost."""
+
+    fill: str
+    language: str | None
+    elapsed: float = 0.0
+    forward_passes: int = 0
+    tokens: int = 0
 
 
 def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
@@ -65,45 +86,82 @@ def read_records(path: str | Path, limit: int | None = None) -> list[dict]:
     return records
 
 
-def evaluate_records(filler, records: list[dict], name: str, execute: bool = False,
-                     seed: int = 0, options: FillOptions | None = None) -> SetReport:
+def is_blank(fill: str) -> bool:
+    return not fill.strip()
+
+
+def is_one_line(fill: str) -> bool:
+    """Text on one line: not blank, no line break except one that ends it (whole-line holes)."""
+    return not is_blank(fill) and "\n" not in fill.rstrip("\r\n")
+
+
+def program_of(record: dict, fill: str) -> str:
+    """The whole program a record's test runs: text outside the window, prefix, fill, suffix."""
+    return record.get("before", "") + record["prefix"] + fill + record["suffix"] + record.get("after", "")
+
+
+def fill_with_model(filler, record: dict, seed: int = 0, options: FillOptions | None = None) -> Outcome:
+    prefix, suffix = record["prefix"], record["suffix"]
+    result = filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
+                               record.get("language"), seed, options=options)
+    span = result.spans[0]
+    return Outcome(span.text, result.language, result.elapsed, result.forward_passes, max(1, span.tokens))
+
+
+def score(name: str, system: str, records: list[dict], outcomes: list[Outcome], execute: bool = False) -> SetReport:
+    """Exact, one-line, parse-valid, blank, length ratio, cost and (``execute``) pass rate."""
     from infill import syntax
 
-    report = SetReport(name, records=len(records))
+    report = SetReport(name, system, records=len(records))
     if not records:
         return report
-    exact = one_line = valid = valid_of = passed = tested = 0
-    passes = tokens = 0
+    exact = one_line = valid = valid_of = passed = tested = blank = 0
+    passes = tokens = fill_chars = true_chars = 0
     latencies = []
-    for record in records:
-        prefix, suffix, middle = record["prefix"], record["suffix"], record["middle"]
-        language = record.get("language")
-        result = filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
-                                   language, seed, options=options)
-        fill = result.spans[0].text
-        latencies.append(result.elapsed * 1000)
-        passes += result.forward_passes
-        tokens += max(1, result.spans[0].tokens)
+    for record, out in zip(records, outcomes):
+        prefix, suffix, middle, fill = record["prefix"], record["suffix"], record["middle"], out.fill
+        language = out.language or record.get("language")
+        latencies.append(out.elapsed * 1000)
+        passes += out.forward_passes
+        tokens += out.tokens
+        fill_chars += len(fill)
+        true_chars += len(middle)
+        blank += is_blank(fill)
         exact += fill.strip() == middle.strip()
-        one_line += "\n" not in fill
-        base = syntax.count_errors(prefix + middle + suffix, result.language)
+        one_line += is_one_line(fill)
+        base = syntax.count_errors(prefix + middle + suffix, language)
         if base == 0:
-            valid_of += 1
-            valid += syntax.count_errors(prefix + fill + suffix, result.language) == 0
+            valid_of += 1  # a blank fill is never counted as valid, even where the text still parses
+            valid += not is_blank(fill) and syntax.count_errors(prefix + fill + suffix, language) == 0
         if execute and record.get("test"):
             tested += 1
-            passed += run_test(prefix + fill + suffix, record["test"])
+            passed += run_test(program_of(record, fill), record["test"])
         if len(report.examples) < 5:
             report.examples.append({"id": record.get("id"), "middle": middle, "fill": fill})
     n = len(records)
     report.exact = exact / n
     report.one_line = one_line / n
+    report.blank = blank / n
     report.parse_valid = valid / valid_of if valid_of else None
-    report.passes_per_token = passes / tokens
+    report.length_ratio = fill_chars / true_chars if true_chars else None
+    report.passes_per_token = passes / tokens if tokens else 0.0
     report.latency_p50_ms = statistics.median(latencies)
     report.latency_p95_ms = sorted(latencies)[min(n - 1, int(0.95 * n))]
     report.pass_rate = passed / tested if tested else None
+    report.tested = tested
     return report
+
+
+def evaluate_records(filler, records: list[dict], name: str, execute: bool = False,
+                     seed: int = 0, options: FillOptions | None = None) -> SetReport:
+    """The model's row: fill every record's hole with ``filler`` and score it."""
+    outcomes = [fill_with_model(filler, r, seed, options) for r in records]
+    return score(name, "model", records, outcomes, execute)
+
+
+def empty_fill_report(records: list[dict], name: str, execute: bool = False) -> SetReport:
+    """The floor: every hole left empty."""
+    return score(name, "empty fill", records, [Outcome("", r.get("language")) for r in records], execute)
 
 
 def run_test(program: str, test: str) -> bool:
@@ -123,12 +181,15 @@ def format_table(reports: list[SetReport]) -> str:
     def pct(x):
         return "—" if x is None else f"{100 * x:5.1f}%"
 
-    lines = ["| set | n | exact | one-line | parse-valid | passes/token | p50 ms | p95 ms |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| set | system | n | exact | one-line | parse-valid | blank | len/true | pass@1 | passes/token | p50 ms | p95 ms |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in reports:
-        lines.append(f"| {r.name} | {r.records} | {pct(r.exact)} | {pct(r.one_line)} | "
-                     f"{pct(r.parse_valid)} | {r.passes_per_token:.2f} | {r.latency_p50_ms:.0f} | "
-                     f"{r.latency_p95_ms:.0f} |" + (f" pass {pct(r.pass_rate)}" if r.pass_rate is not None else ""))
+        ratio = "—" if r.length_ratio is None else f"{r.length_ratio:.2f}"
+        passed = "—" if r.pass_rate is None else f"{pct(r.pass_rate)} of {r.tested}"
+        cost = ("—", "—", "—") if r.system == "empty fill" else (
+            f"{r.passes_per_token:.2f}", f"{r.latency_p50_ms:.0f}", f"{r.latency_p95_ms:.0f}")
+        lines.append(f"| {r.name} | {r.system} | {r.records} | {pct(r.exact)} | {pct(r.one_line)} | "
+                     f"{pct(r.parse_valid)} | {pct(r.blank)} | {ratio} | {passed} | {' | '.join(cost)} |")
     return "\n".join(lines)
 
 
@@ -138,9 +199,11 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = settings_for(args, ".")
     datasets = [(Path(p).stem, read_records(p, args.limit)) for p in args.data]
     filler = load_filler(settings, args.trust_remote_code)
-    reports = [evaluate_records(filler, records, name, args.execute, settings.seed,
-                                options=settings.fill)
-               for name, records in datasets]
+    reports = []
+    for name, records in datasets:
+        reports.append(empty_fill_report(records, name, args.execute))
+        reports.append(evaluate_records(filler, records, name, args.execute, settings.seed,
+                                        options=settings.fill))
     print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
           f"{filler.info.device})")
     print(format_table(reports))

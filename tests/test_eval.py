@@ -26,9 +26,11 @@ def test_eval_reports_every_metric(tmp_path, tiny_model_dir, capsys):
     out = tmp_path / "report.json"
     assert main(["eval", str(data), "--model", str(tiny_model_dir), "--out", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| python-single-line | 2 |" in table
-    (report,) = json.loads(out.read_text())
-    assert report["records"] == 2
+    assert "| python-single-line | empty fill | 2 |" in table and "| python-single-line | model | 2 |" in table
+    floor, report = json.loads(out.read_text())
+    assert floor["system"] == "empty fill" and floor["blank"] == 1.0 and floor["length_ratio"] == 0.0
+    assert floor["one_line"] == 0.0 and floor["parse_valid"] == 0.0
+    assert report["records"] == 2 and report["system"] == "model"
     assert 0.0 <= report["exact"] <= 1.0 and 0.0 <= report["one_line"] <= 1.0
     assert report["passes_per_token"] > 0 and report["latency_p50_ms"] > 0
 
@@ -60,9 +62,24 @@ def test_metrics_count_exact_one_line_parse_and_tests():
     assert report.parse_valid == 1.0
     assert report.pass_rate == 0.5
     assert report.passes_per_token == 2.0
+    assert report.length_ratio == 1.0 and report.blank == 0.0
     broken = evaluate.evaluate_records(EchoFiller("a +\n(("), records, "t")
     assert broken.parse_valid == 0.0 and broken.one_line == 0.0
     assert broken.pass_rate is None  # no --execute: nothing was run
+
+
+def test_blank_fills_are_neither_one_line_nor_valid_and_the_floor_runs_tests():
+    records = [{"prefix": "x = 1\n", "suffix": "y = 2\n", "middle": "z = 3\n", "language": "python",
+                "test": "assert y == 2"},
+               {"prefix": "def f():\n    return 1\n", "suffix": "", "middle": "g = f()\n", "language": "python",
+                "before": "import math\n", "after": "h = g + 1\n", "test": "assert h == 2"}]
+    blank = evaluate.evaluate_records(EchoFiller("   "), records, "t", execute=True)
+    assert blank.blank == 1.0 and blank.one_line == 0.0 and blank.parse_valid == 0.0
+    floor = evaluate.empty_fill_report(records, "t", execute=True)
+    assert floor.pass_rate == 0.5 and floor.tested == 2  # the second test needs g: it fails empty
+    whole = evaluate.evaluate_records(EchoFiller("g = f()\n"), records[1:], "t", execute=True)
+    assert whole.one_line == 1.0 and whole.pass_rate == 1.0  # "before" and "after" are part of the program
+    assert evaluate.is_one_line("x = 1\n") and not evaluate.is_one_line("x\ny\n")
 
 
 def test_generated_code_runs_only_in_a_time_limited_subprocess(monkeypatch):
