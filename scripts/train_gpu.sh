@@ -1,31 +1,81 @@
 #!/usr/bin/env bash
-# Train (or resume) the full-size house model, detached, from a clean checkout.
+# One prepared command for one accelerator session: build the corpus, train to a deadline,
+# and keep a compact, loadable checkpoint bundle in $OUT the whole time.
 #
-#   scripts/train_gpu.sh [MINUTES]          follow with: tail -f runs/v1/train.out
+#   OUT=$OUT scripts/train_gpu.sh                # on the device machine, from the repo root
+#   python -m infill.training.bundle unpack OUT_BACK models/new   # here, afterwards
 #
-# Builds the corpus first if corpus/ is missing: this machine's own Python files plus the
-# compressed shards of the other languages in data/ (the GPU machine has only a Python
-# environment). Uses the committed tokenizer in data/tokenizer so v0 and v1 share token ids.
-# Resumes from runs/v1/state.pt when it exists (saved every few minutes), so a stretch of GPU
-# time that ends mid-run loses at most a few minutes. The checkpoint is written to
-# runs/v1/checkpoint/ as safetensors shards of at most 15 MB.
+# Budget (docs/TRAINING.md): one command of at most 10 minutes inside 15 minutes of device
+# time (the machine's start included); at most 8 files of 16 MiB (64 MiB) come back from
+# $OUT. So the command ends by itself DEADLINE seconds after it starts (default 540), and
+# $OUT holds only the bundle of infill/training/bundle.py: the model's bf16 safetensors
+# shards (15 MB at most; four for v1-h200), meta.tar (configs) and train_log.jsonl. The
+# bundle is rewritten at every save (every SAVE_MINUTES, and at the end), file by file
+# through a rename, so a command cut at its limit still returns the last complete one.
+# The full state (float32 weights and AdamW moments, safetensors + JSON, no pickles) stays
+# in $RUN/state on the machine: the same command run again on the same machine resumes it.
+# On a fresh machine, continue from an unpacked bundle with INIT=DIR (weights only).
 #
-# Environment: PYTHON (default python3), SIZE (default v1-gpu; "tiny" for a CPU smoke run),
-# BATCH (default 64), OUT (default runs/v1).
+# The corpus is built on the machine: its own Python files (stdlib, site-packages) plus the
+# licence-checked shards of every other language carried in data/. The tokenizer is the
+# committed one in data/tokenizer, so every house model shares token ids.
+#
+# Environment (defaults in brackets):
+#   OUT [runs/h200/out]   the bundle folder (the device tool's $OUT)
+#   RUN [runs/h200]       run folder: corpus/, state/, checkpoint/, train.out
+#   DEADLINE [540]        seconds from start until this command has finished
+#   SIZE [v1-h200]  SEQ [512]  BATCH [256]  LR [2e-3]  WARMUP [300]  SAVE_MINUTES [3]
+#   SOURCES ["stdlib: site-packages: shards:data"]   corpus sources (corpus.py)
+#   MAX_LANGUAGE_BYTES [40000000]   training bytes per language in the corpus
+#   INIT []               a checkpoint folder to start from   PYTHON [python3]
+#   EXTRA []              more trainer flags (e.g. "--device cpu --max-steps 5")
 set -euo pipefail
+START=$(date +%s)
 cd "$(dirname "$0")/.."
-MINUTES=${1:-20}
 PY=${PYTHON:-python3}
-SIZE=${SIZE:-v1-gpu}
-BATCH=${BATCH:-64}
-OUT=${OUT:-runs/v1}
-mkdir -p "$OUT"
-setsid nohup bash -c "
-  set -e
-  [ -f corpus/stats.json ] || PYTHONPATH=. $PY -m infill.training.corpus --out corpus \
-      --source stdlib: --source site-packages: --source shards:data
-  PYTHONPATH=. exec $PY -m infill.training.trainer train --corpus corpus --tokenizer data/tokenizer \
-      --out $OUT --size $SIZE --batch-size $BATCH --lr 1.5e-3 --warmup-steps 500 \
-      --max-minutes $MINUTES --eval-every 500 --save-every-minutes 3 --resume
-" > "$OUT/train.out" 2>&1 < /dev/null &
-echo "started (pid $!); tail -f $OUT/train.out"
+OUT=${OUT:-runs/h200/out}
+RUN=${RUN:-runs/h200}
+DEADLINE=${DEADLINE:-540}
+SIZE=${SIZE:-v1-h200}
+SEQ=${SEQ:-512}
+BATCH=${BATCH:-256}
+LR=${LR:-2e-3}
+WARMUP=${WARMUP:-300}
+SAVE_MINUTES=${SAVE_MINUTES:-3}
+SOURCES=${SOURCES:-"stdlib: site-packages: shards:data"}
+MAX_LANGUAGE_BYTES=${MAX_LANGUAGE_BYTES:-40000000}
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+mkdir -p "$OUT" "$RUN"
+
+if [ ! -f "$RUN/corpus/stats.json" ]; then
+  src=()
+  for s in $SOURCES; do src+=(--source "$s"); done
+  "$PY" -m infill.training.corpus --out "$RUN/corpus" "${src[@]}" \
+      --max-bytes-per-language "$MAX_LANGUAGE_BYTES" 2>&1 | tee "$RUN/corpus.out"
+fi
+
+# Minutes of training left: the deadline less what has been spent, less a margin for
+# start-up (data, held-out batches) and the final evaluation and save. A resumed run's
+# budget counts its earlier sessions too.
+MINUTES=$("$PY" - "$RUN" "$START" "$DEADLINE" <<'EOF'
+import json, sys, time
+from pathlib import Path
+run, start, deadline = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+left = deadline - (time.time() - start) - max(20.0, 0.12 * deadline)
+before = 0.0
+state = run / "state" / "state.json"
+if state.exists():
+    before = json.loads(state.read_text())["elapsed"]
+print(f"{max(0.05, (before + left) / 60):.3f}")
+EOF
+)
+echo "training for up to $MINUTES minutes (deadline ${DEADLINE}s)"
+init=()
+[ -n "${INIT:-}" ] && init=(--init-from "$INIT")
+# shellcheck disable=SC2086
+"$PY" -m infill.training.trainer train --corpus "$RUN/corpus" --tokenizer data/tokenizer --out "$RUN" \
+    --size "$SIZE" --seq-len "$SEQ" --batch-size "$BATCH" --lr "$LR" --warmup-steps "$WARMUP" \
+    --max-minutes "$MINUTES" --eval-every 500 --log-every 50 --save-every-minutes "$SAVE_MINUTES" \
+    --export "$OUT" --resume "${init[@]}" ${EXTRA:-} 2>&1 | tee "$RUN/train.out"
+echo "done in $(( $(date +%s) - START ))s; bundle in $OUT:"
+ls -l "$OUT"

@@ -66,7 +66,8 @@ def sets(tmp_path_factory):
 
 def test_sets_written(sets):
     _, _, counts, _, _ = sets
-    assert {"python-single-line", "python-multi-line", "python-random-span", "rust-single-line"} <= set(counts)
+    assert {"python-single-line", "python-multi-line", "python-random-span", "rust-single-line",
+            "python-whole-line", "python-whole-lines"} <= set(counts)
     assert all(n == 60 for n in counts.values())
 
 
@@ -94,6 +95,12 @@ def test_line_holes_have_the_documented_shape(sets):
                 assert 1 <= record["middle"].count("\n") <= 5 and record["suffix"].startswith("\n")
                 assert record["prefix"] == "" or record["prefix"].endswith("\n")
                 assert record["middle"].split("\n")[-1].strip()
+            if record["kind"] == "whole-line":
+                assert record["middle"].endswith("\n") and record["middle"].count("\n") == 1
+                assert record["prefix"] == "" or record["prefix"].endswith("\n")
+            if record["kind"] == "whole-lines":
+                assert record["middle"].endswith("\n") and 2 <= record["middle"].count("\n") <= 6
+                assert record["prefix"] == "" or record["prefix"].endswith("\n")
             if record["kind"] == "random-span":
                 assert 1 <= len(record["middle"]) <= 120
 
@@ -114,4 +121,3 @@ def test_deterministic(sets, tmp_path):
     build_evalsets(root / "corpus", tmp_path, config)
     for name in counts:
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (root / "out" / f"{name}.jsonl").read_bytes()
-    assert (tmp_path / "README.md").read_text() == (root / "out" / "README.md").read_text()

@@ -2,6 +2,7 @@
 
     infill train corpus --out corpus [--source KIND:PATH ...]     build the corpus
     infill train evalsets --corpus corpus --out evalsets           held-out evaluation sets
+    infill train exec-evalset --corpus data --out evalsets/python-exec.jsonl   doctest-checked holes
     infill train tokenizer --corpus corpus --out runs/tokenizer    byte-level BPE
     infill train train --corpus corpus --tokenizer DIR --out DIR --size v0-cpu ...
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-STEPS = ("corpus", "evalsets", "tokenizer", "train")
+STEPS = ("corpus", "evalsets", "exec-evalset", "tokenizer", "train")
 
 
 def main(argv: list[str]) -> int:
@@ -26,6 +27,9 @@ def main(argv: list[str]) -> int:
         return run(rest) or 0
     if step == "evalsets":
         from infill.training.evalsets import main as run
+        return run(rest) or 0
+    if step == "exec-evalset":
+        from infill.training.exec_evalset import main as run
         return run(rest) or 0
     from infill.training.trainer import main as run
     return run([step] + rest) or 0

@@ -359,8 +359,12 @@ def iter_examples(corpus: str | Path, split: str, builder: ExampleBuilder, seed:
 
 
 def iter_batches(examples: Iterator[Example], batch_size: int, pad_id: int, pad_to: int | None = None,
-                 shuffle_buffer: int = 0, seed: int = 0) -> Iterator[dict]:
-    """Group examples into collated batches (an optional shuffle buffer mixes a file's windows)."""
+                 shuffle_buffer: int = 0, seed: int = 0, group_by_length: bool = False) -> Iterator[dict]:
+    """Group examples into collated batches (an optional shuffle buffer mixes a file's windows).
+
+    ``group_by_length`` (without ``pad_to``): each batch is a run of similar lengths from the
+    buffer, so that short examples (short files) are padded to each other, not to the context.
+    """
     rng = random.Random(seed)
     pool: list[Example] = []
     for ex in examples:
@@ -368,6 +372,14 @@ def iter_batches(examples: Iterator[Example], batch_size: int, pad_id: int, pad_
         if len(pool) >= max(batch_size, shuffle_buffer):
             if shuffle_buffer:
                 rng.shuffle(pool)
+            if group_by_length and pad_to is None:
+                pool.sort(key=lambda e: len(e.input_ids))
+                start = rng.randrange(len(pool) - batch_size + 1)
+                chosen = pool[start:start + batch_size]
+                pool = pool[:start] + pool[start + batch_size:]
+                rng.shuffle(chosen)
+                yield collate(chosen, pad_id, pad_to)
+                continue
             yield collate(pool[:batch_size], pad_id, pad_to)
             pool = pool[batch_size:]
 

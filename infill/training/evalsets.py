@@ -104,8 +104,27 @@ def pick_random_span(text: str, language: str, rng: random.Random) -> Hole | Non
     return start, start + length
 
 
+def pick_whole_line(text: str, language: str, rng: random.Random) -> Hole | None:
+    """One code line from column 0, its newline included (the layout of a whole-line marker)."""
+    lines = [(s, e) for s, e in _line_spans(text) if _is_code_line(text[s:e], language)]
+    if not lines:
+        return None
+    start, end = rng.choice(lines)
+    return start, end + 1
+
+
+def pick_whole_lines(text: str, language: str, rng: random.Random) -> Hole | None:
+    """2 to 6 whole lines from column 0, the last one's newline included."""
+    hole = pick_multi_line(text, language, rng)
+    if hole is None:
+        return None
+    start, end = hole
+    return text.rfind("\n", 0, start) + 1, end + 1
+
+
 PICKERS: dict[str, Callable[[str, str, random.Random], Hole | None]] = {
     "single-line": pick_single_line, "multi-line": pick_multi_line, "random-span": pick_random_span,
+    "whole-line": pick_whole_line, "whole-lines": pick_whole_lines,
 }
 
 
@@ -160,6 +179,9 @@ def build_set(rows: list[dict], language: str, kind: str, config: EvalConfig) ->
 def plan_sets(config: EvalConfig) -> Iterator[tuple[str, str]]:
     yield "python", "multi-line"
     yield "python", "random-span"
+    yield "python", "whole-line"
+    yield "python", "whole-lines"
+    yield "javascript", "whole-line"
     for language in config.single_line_languages:
         yield language, "single-line"
 
@@ -177,40 +199,7 @@ def build_evalsets(corpus: Path, out: Path, config: EvalConfig) -> dict[str, int
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         counts[name] = len(records)
-    (out / "README.md").write_text(render_readme(counts, config), encoding="utf-8")
     return counts
-
-
-def render_readme(counts: dict[str, int], config: EvalConfig) -> str:
-    table = "\n".join(f"| `{name}.jsonl` | {n} |" for name, n in sorted(counts.items()))
-    return f"""# Evaluation sets
-
-Made by `python -m infill.training.evalsets --corpus corpus --out evalsets --seed {config.seed}`
-(`infill/training/evalsets.py`) from the **held-out** files of the corpus only: those whose
-content hash satisfies `int(sha256[:8], 16) % 100 < 2` (docs/CONTRACTS.md). No training run
-sees these files, and the corpus builder drops training files that nearly copy them.
-
-| file | records |
-|---|---|
-{table}
-
-Records follow the `infill eval` format: `{{"id", "prefix", "suffix", "middle", "language",
-"kind"}}`; `id` is `SET:FILE_ID:OFFSET`, where `FILE_ID` is the corpus id (first 16 hex
-digits of the file's sha256) and `OFFSET` the character offset of the hole in that file.
-
-- `single-line`: the rest of a code line from a random cut point after its indentation,
-  without the newline; the suffix starts with that newline. Blank, comment-only and
-  closing-bracket-only lines are skipped.
-- `multi-line`: 2 to 6 whole consecutive lines starting on a code line and ending on a
-  non-blank one; the suffix starts with the newline that ends the last one.
-- `random-span`: 1 to 120 characters at a random place, not whitespace only.
-
-At most {config.per_file} records per source file; files are visited in an order shuffled by
-the seed, so the sets are reproducible. Prefix and suffix are trimmed at line boundaries to
-at most {config.prefix_chars} and {config.suffix_chars} characters, so `prefix + middle +
-suffix` is a contiguous slice of the source file. Sources and licences of the files are in
-the corpus manifest (`data/manifest.jsonl.xz` lists the held-out files too).
-"""
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,9 @@ SIZES: dict[str, ModelSize] = {
     "v0-cpu": ModelSize("v0-cpu", hidden=256, layers=6, heads=4, intermediate=512, context=256),
     # ~16M parameters in all (embeddings tied): model.safetensors in bf16 <= 32 MB
     "v1-gpu": ModelSize("v1-gpu", hidden=320, layers=8, heads=5, intermediate=896, context=1024),
+    # 25.6M parameters (19.3M without embeddings): ~9 minutes of one H200 (scripts/train_gpu.sh);
+    # 51 MB in bf16, so the checkpoint comes back from the device in four 15 MB shards
+    "v1-h200": ModelSize("v1-h200", hidden=384, layers=10, heads=6, intermediate=1152, context=512),
 }
 
 

@@ -63,6 +63,7 @@ class TrainConfig:
     plain_share: float = 0.3
     save_dtype: str = "bfloat16"
     init_from: str = ""  # a checkpoint folder to start from (weights only); its context may grow
+    export: str = ""  # a folder that gets a compact bundle (bundle.py) at every save, e.g. $OUT
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -324,7 +325,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     n_body = count_parameters(model, exclude_embeddings=True)
 
     pad_to = seq_len if device == "cuda" else None
-    workers = config.num_workers if config.num_workers >= 0 else (8 if device == "cuda" else 0)
+    # on CUDA the example builders (Python) must keep up with the GPU: all cores but two
+    workers = config.num_workers if config.num_workers >= 0 else (
+        max(1, min(14, (os.cpu_count() or 8) - 2)) if device == "cuda" else 0)
     if workers:
         dataset = ExampleDataset(config.corpus, config.tokenizer, example_config, config.seed, rows_done,
                                  config.batch_size, pad_to)
@@ -335,7 +338,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         builder = ExampleBuilder(tokenizer, example_config)
         batches = iter_batches(iter_examples(config.corpus, "train", builder, config.seed, rows_done),
                                config.batch_size, ids["<pad>"], pad_to, shuffle_buffer=4 * config.batch_size,
-                               seed=config.seed + rows_done)
+                               seed=config.seed + rows_done, group_by_length=True)
     eval_set = heldout_batches(config, tokenizer, example_config, ids["<pad>"])
 
     log = open(out / "train_log.jsonl", "a", encoding="utf-8")
@@ -350,7 +353,12 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         save_state(out, model, optimizer, {"step": step, "tokens": tokens, "elapsed": elapsed,
                                            "rows_done": rows_done, "config": asdict(config)},
                    {"generator": generator.get_state(), "torch": torch.get_rng_state()})
-        write_checkpoint(model, tokenizer, config, out, seq_len, tokens, step, heldout)
+        final = write_checkpoint(model, tokenizer, config, out, seq_len, tokens, step, heldout)
+        if config.export:
+            from infill.training.bundle import export_bundle
+
+            log.flush()
+            export_bundle(final, config.export, out / "train_log.jsonl")
 
     model.train()
     heldout = None
@@ -410,6 +418,9 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
            **{f"heldout_{k}": round(v, 4) for k, v in heldout.items()}}
     log.write(json.dumps(row) + "\n")
     log.close()
+    if config.export:  # the log again, with its last row
+        shutil.copyfile(out / "train_log.jsonl", Path(config.export) / "train_log.jsonl.tmp")
+        os.replace(Path(config.export) / "train_log.jsonl.tmp", Path(config.export) / "train_log.jsonl")
     print(json.dumps(row), flush=True)
     return out / "checkpoint"
 
@@ -442,7 +453,8 @@ class StopFlag:
 
 # A resumed run keeps its recipe; only these may change between sessions.
 RESUME_OVERRIDABLE = {"max_steps", "max_tokens", "max_minutes", "eval_every", "log_every",
-                      "save_every_minutes", "num_threads", "num_workers", "device", "compile", "bf16", "notes"}
+                      "save_every_minutes", "num_threads", "num_workers", "device", "compile", "bf16", "notes",
+                      "export"}
 
 
 # ---------------------------------------------------------------- CLI
@@ -478,7 +490,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     for name in ("size", "seq_len", "batch_size", "grad_accum", "lr", "warmup_steps", "weight_decay",
                  "max_steps", "max_tokens", "max_minutes", "eval_every", "log_every", "save_every_minutes",
-                 "seed", "device", "compile", "bf16", "num_threads", "num_workers", "replace_rate", "init_from",
+                 "seed", "device", "compile", "bf16", "num_threads", "num_workers", "replace_rate", "init_from", "export",
                  "notes"):
         kind = {"max_steps": int, "max_tokens": int, "max_minutes": float}.get(name, type(defaults[name]))
         r.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
@@ -486,6 +498,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # OpenMP threads that spin-wait for a busy core cost a shared CPU dearly (docs/BENCHMARKS.md);
+    # this only takes effect when torch has not been imported yet.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = parse_args(argv)
     if args.command == "tokenizer":
         build_tokenizer(args.corpus, args.out, args.vocab_size, args.max_mb)
