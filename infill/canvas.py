@@ -12,6 +12,7 @@ Pure code: token ids are plain ints and the tokenizer is anything with ``encode`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
@@ -110,7 +111,9 @@ def plan_canvases(
         before_text = text[max(0, first.start - spare * _CHARS_PER_TOKEN):first.start]
         after_text = text[last.end:last.end + spare * _CHARS_PER_TOKEN]
         before, after = encoder.encode(before_text), encoder.encode(after_text)
-        n_before, n_after = _split_room(len(before), len(after), spare)
+        anchor = enclosing_definition(text, first.start, len(before_text))
+        want = len(encoder.encode(text[anchor:first.start])) if anchor is not None else 0
+        n_before, n_after = _split_room(len(before), len(after), spare, want)
         ids: list[int] = list(layout.fixed)
         ids.extend(before[len(before) - n_before:])
         groups = []
@@ -135,13 +138,51 @@ def _encode_limited(text: str, encoder: Encoder, room: int) -> list[int] | None:
     return ids if len(ids) <= room else None
 
 
-def _split_room(n_before: int, n_after: int, spare: int) -> tuple[int, int]:
+def _split_room(n_before: int, n_after: int, spare: int, want_before: int = 0) -> tuple[int, int]:
     """Share ``spare`` tokens between the context before and after: half each, and what one
-    side does not need goes to the other."""
+    side does not need goes to the other. ``want_before``: tokens back to the enclosing
+    definition, which the context before keeps when that leaves at least a quarter of
+    ``spare`` (or all it needs) to the context after."""
     half = spare // 2
+    keep_after = min(n_after, spare // 4)
+    half = max(half, min(want_before, spare - keep_after))
     take_before = min(n_before, max(half, spare - n_after))
     take_after = min(n_after, spare - take_before)
     return take_before, take_after
+
+
+# A line that opens a definition: optional modifiers, then a keyword of one of the languages.
+_DEFINITION = re.compile(
+    r"[ \t]*(?:(?:pub(?:\([^)]*\))?|export|default|async|static|public|private|protected|"
+    r"unsafe|inline|extern)[ \t]+)*(?:def|class|fn|func|function|impl|struct|enum|trait|"
+    r"interface|module|namespace)\b")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t"))
+
+
+def enclosing_definition(text: str, pos: int, max_chars: int) -> int | None:
+    """Offset of the line that opens the definition around ``pos`` (a ``def``, ``class``,
+    ``fn``, ``func``, ``function`` ... line indented less than the code at ``pos``), looking
+    back at most ``max_chars``; None when there is none. Indentation and keywords only, so it
+    works for every language and for code that does not parse (it has a hole)."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    level = next((_indent(line) for line in text[line_start:pos + 2000].split("\n") if line.strip()), None)
+    if level is None:
+        return None
+    limit = max(0, pos - max_chars)
+    limit = text.find("\n", limit - 1) + 1 if limit else 0  # whole lines only
+    offset = line_start
+    for line in reversed(text[limit:line_start].split("\n")[:-1]):
+        offset -= len(line) + 1
+        if line.strip() and _indent(line) < level:
+            if _DEFINITION.match(line):
+                return offset
+            level = _indent(line)
+            if level == 0:
+                return None
+    return None
 
 
 HOLE_BUDGET = 48      # slots for a hole on a line of its own

@@ -27,8 +27,8 @@ from infill.batch import Row, make_batch
 from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_budget
 from infill.errors import InputError
 from infill.fills import (Candidate, FillerLike, FillResult, FrameRow, ModelInfo, SpanFill,
-                          StepView, make_candidate, make_frame, rank_candidates, read_fill,
-                          replay_frames)
+                          StepView, is_whole_line, make_candidate, make_frame, placeholder_texts,
+                          rank_candidates, read_fill, replay_frames)
 from infill.languages import UNKNOWN, guess_language, normalise_language
 from infill.markers import HOLE, REWRITE, MarkerSyntax, Span, parse_markers, splice
 from infill.options import FillOptions, SamplerOptions
@@ -38,6 +38,7 @@ from infill.trajectory import Frame
 __all__ = ["Filler", "FillerLike", "FillResult", "SpanFill", "Candidate", "ModelInfo",
            "FillOptions"]
 
+PROSE = frozenset({"markdown", "rst", UNKNOWN})
 MAX_ROUNDS = 3        # elastic length: fill, then grow a used-up budget at most twice
 
 
@@ -91,6 +92,7 @@ class Filler:
         if ordered and ordered[-1].end > len(text):
             raise InputError("a span reaches past the end of the text", path=path)
         budgets = [self._budget(text, s, options.budget) for s in ordered]
+        whole = [is_whole_line(text, s) for s in ordered]
         grown_cap = max(8, self.denoiser.max_context // 2)
 
         passes = 0
@@ -103,7 +105,7 @@ class Filler:
                                   round_options, options.candidates, on_frame, live, cancel,
                                   started)
             passes += out.forward_passes
-            fills = self._read_fills(rows, out, ordered, options.candidates)
+            fills = self._read_fills(rows, out, ordered, options.candidates, whole)
             used_up = [i for i, s in enumerate(ordered)
                        if self._elastic(s) and fills[0][i].full and budgets[i] < grown_cap]
             if not used_up or round_ == MAX_ROUNDS - 1 or (cap is not None and passes >= cap):
@@ -112,9 +114,16 @@ class Filler:
                 budgets[i] = min(grown_cap, budgets[i] * 2)
 
         count = (lambda t: syntax.count_errors(t, lang)) if lang != UNKNOWN else (lambda t: None)
-        base_errors = count(splice(text, ordered, [text[s.start:s.end] for s in ordered]))
+        # The original, with a plausible placeholder in each hole: a fill is judged against
+        # code that has something there, not against the hole left empty.
+        options_per_span = placeholder_texts(text, ordered)
+        trials = [count(splice(text, ordered, [o[min(j, len(o) - 1)] for o in options_per_span]))
+                  for j in range(max((len(o) for o in options_per_span), default=1))]
+        known = [e for e in trials if e is not None]
+        base_errors = min(known) if known else None
+        code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
         candidates = [make_candidate(text, ordered, order, per_span, count) for per_span in fills]
-        ranked = rank_candidates(candidates, base_errors)
+        ranked = rank_candidates(candidates, base_errors, code_expected)
         best = candidates[ranked[0]]
         # Frames are built once: the live ones when candidate 0 won, else replayed from the
         # step records when someone first reads them (most callers never do).
@@ -233,7 +242,7 @@ class Filler:
         return ModelPasses(d, batch.slots, options.cache_refresh)
 
     def _read_fills(self, rows: list[Row], out: SampleOutput, spans: list[Span],
-                    k_candidates: int):
+                    k_candidates: int, whole: Sequence[bool]):
         """Per candidate, per span: the filled text and its scores."""
         d = self.denoiser
         fills: list[list[Any]] = [[None] * len(spans) for _ in range(k_candidates)]
@@ -242,7 +251,8 @@ class Filler:
             for g in row.canvas.groups:
                 seg = slice(g.offset, g.offset + g.length)
                 fills[row.k][g.span] = read_fill(ids[b][seg], conf[b][seg], logp[b][seg],
-                                                 spans[g.span], d.null_id, d.codec.decode)
+                                                 spans[g.span], d.null_id, d.codec.decode,
+                                                 whole[g.span])
         return fills
 
     def _replay(self, rows: list[Row], out: SampleOutput, order, k: int, round_: int,

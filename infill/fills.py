@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from infill.canvas import SlotGroup
-from infill.markers import Span, splice
+from infill.markers import HOLE, Span, splice
 from infill.options import FillOptions
 from infill.trajectory import KEPT, MASKED, NEW, REMASKED, Frame, Slot
 
@@ -89,12 +89,14 @@ class Fill:
 
 
 def read_fill(token_ids: Sequence[int], confidence: Sequence[float], logprob: Sequence[float],
-              span: Span, null_id: int | None, decode: Callable[[list[int]], str]) -> Fill:
+              span: Span, null_id: int | None, decode: Callable[[list[int]], str],
+              whole_line: bool = False) -> Fill:
     """The text of one span's slots (nulls dropped, the span's line cap and block newline
     applied) and its scores: confidence is the mean over text tokens (over every slot when
-    there are none), ``logp_sum`` is over every slot, nulls included."""
+    there are none), ``logp_sum`` is over every slot, nulls included. ``whole_line``: the
+    span stands for whole lines (``is_whole_line``), so a fill ends with its newline."""
     kept = [i for i, t in enumerate(token_ids) if t != null_id]
-    text = shape_text(decode([token_ids[i] for i in kept]), span)
+    text = shape_text(decode([token_ids[i] for i in kept]), span, whole_line)
     if kept:
         mean = sum(confidence[i] for i in kept) / len(kept)
     else:
@@ -103,8 +105,24 @@ def read_fill(token_ids: Sequence[int], confidence: Sequence[float], logprob: Se
                 bool(token_ids) and token_ids[-1] != null_id)
 
 
-def shape_text(text: str, span: Span) -> str:
-    """Apply the span's line cap, and end a block fill with its newline."""
+def is_whole_line(text: str, span: Span) -> bool:
+    """A hole that stands for whole lines: it starts a line and the text after it starts the
+    next line (or the file ends), so its fill must be complete lines, newline included."""
+    if span.kind != HOLE or span.start != span.end:
+        return False
+    at_line_start = span.start == 0 or text[span.start - 1] == "\n"
+    return at_line_start and span.start > 0 and (span.end == len(text) or text[span.end] not in "\r\n")
+
+
+def shape_text(text: str, span: Span, whole_line: bool = False) -> str:
+    """Apply the span's line cap, and end a block fill (or a whole-line hole's fill) with
+    its newline: ``__FILL_1__`` where a whole line goes gives one complete line."""
+    if whole_line:
+        lines = text.rstrip("\r\n").split("\n")
+        if span.max_lines:
+            lines = lines[:span.max_lines]
+        body = "\n".join(lines)
+        return body + "\n" if body.strip() else ""
     if span.max_lines:
         lines = text.split("\n")
         text = "\n".join(lines[:span.max_lines])
@@ -134,15 +152,24 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     return Candidate(new_text, spans_out, score, count_errors(new_text))
 
 
-def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None) -> list[int]:
+def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
+                    code_expected: Sequence[bool] = ()) -> list[int]:
     """Indices of the distinct candidates, best first: a candidate that parses worse than
-    the original (``base_errors``) ranks below every one that does not, then by mean
-    log-probability; of identical texts the better-ranked one is kept."""
+    the original (``base_errors``: the original with a plausible placeholder in each hole)
+    ranks below every one that does not; then one that leaves blank a span where code is
+    expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
+    writes text there; then by mean log-probability. Of identical texts the better-ranked
+    one is kept."""
     def worse(errors: int | None) -> bool:
         return errors is not None and base_errors is not None and errors > base_errors
 
+    def blanks(c: Candidate) -> int:
+        return sum(1 for i, f in enumerate(c.spans)
+                   if i < len(code_expected) and code_expected[i] and not f.text.strip())
+
     ranked = sorted(range(len(candidates)),
-                    key=lambda k: (worse(candidates[k].parse_errors), -candidates[k].score))
+                    key=lambda k: (worse(candidates[k].parse_errors), blanks(candidates[k]),
+                                   -candidates[k].score))
     unique: list[int] = []
     for k in ranked:
         if all(candidates[k].text != candidates[j].text for j in unique):
@@ -221,3 +248,24 @@ def replay_frames(steps: Sequence[StepView], rows: Sequence[int],
         frames.append(make_frame(views, order, record.step, round_, elapsed, mask_id, null_id,
                                  piece))
     return frames
+
+
+PLACEHOLDER = "__FILL__"
+
+
+def placeholder_texts(text: str, spans: Sequence[Span]) -> list[list[str]]:
+    """Ways to fill each span that stand for "code goes here", for judging how well the
+    original parses: the old text for a rewrite; for a hole, nothing, the placeholder
+    identifier, and (a whole-line hole) the placeholder on a line of its own at the next
+    line's indentation. The engine takes the fewest parse errors over these."""
+    out = []
+    for s in spans:
+        if s.kind != HOLE:
+            out.append([text[s.start:s.end]])
+            continue
+        options = ["", PLACEHOLDER]
+        if is_whole_line(text, s):
+            nxt = text[s.end:].split("\n", 1)[0]
+            options.append(nxt[:len(nxt) - len(nxt.lstrip(" \t"))] + PLACEHOLDER + "\n")
+        out.append(options)
+    return out

@@ -1,0 +1,99 @@
+"""Engine fixes that help any model (issue 9): whole lines, blank candidates, placeholders,
+the window around the enclosing definition, and the grow-the-budget path."""
+
+from __future__ import annotations
+
+import torch
+
+from infill.canvas import Layout, enclosing_definition, plan_canvases
+from infill.fills import (Candidate, SpanFill, is_whole_line, placeholder_texts, rank_candidates,
+                          shape_text)
+from infill.markers import HOLE, Span
+from infill.options import FillOptions
+
+
+def test_a_whole_line_hole_is_filled_with_complete_lines():
+    text = "def f(x):\n" + "" + "    return x\n"
+    hole = Span(10, 10, HOLE)
+    assert is_whole_line(text, hole)
+    assert shape_text("    y = x + 1", hole, whole_line=True) == "    y = x + 1\n"
+    assert shape_text("    y = 1\n\n", hole, whole_line=True) == "    y = 1\n"
+    assert shape_text("  \n", hole, whole_line=True) == ""
+    capped = Span(10, 10, HOLE, max_lines=1)
+    assert shape_text("    y = 1\n    z = 2\n", capped, whole_line=True) == "    y = 1\n"
+    # A hole followed by its own line break is the rest of a line: no newline is added.
+    inline = "def f(x):\n    return \n"
+    assert not is_whole_line(inline, Span(21, 21, HOLE))
+    assert not is_whole_line("x = 1", Span(0, 0, HOLE))  # the very start of a text
+
+
+def test_fill_1_where_a_whole_line_goes_gives_one_complete_line(tiny_filler):
+    text = "def f(x):\n    y = x\n__FILL_1__    return y\n"
+    result = tiny_filler.fill_text(text)
+    fill = result.spans[0].text
+    assert fill == "" or (fill.endswith("\n") and fill.count("\n") == 1)
+    assert result.text.endswith("    return y\n")
+
+
+def test_a_blank_fill_never_outranks_text_where_code_is_expected():
+    def cand(fill, score):
+        return Candidate(fill, (SpanFill(fill, 0.5, 0, len(fill), HOLE, 1, 1),), score, 0)
+
+    candidates = [cand("   ", -0.1), cand("x + 1", -2.0)]
+    assert rank_candidates(candidates, 0, code_expected=[True]) == [1, 0]
+    assert rank_candidates(candidates, 0, code_expected=[False]) == [0, 1]  # prose: score decides
+
+
+def test_the_original_is_judged_with_a_placeholder_in_each_hole():
+    text = "def f(x):\n    return \n"
+    (options,) = placeholder_texts(text, [Span(21, 21, HOLE)])
+    assert "" in options and "__FILL__" in options
+    whole = "def f(x):\n    y = 1\n    return y\n"
+    (options,) = placeholder_texts(whole, [Span(20, 20, HOLE)])
+    assert "    __FILL__\n" in options
+    from infill import syntax
+
+    # Empty, "return " parses with an error; with the placeholder it does not: the base is 0.
+    assert min(syntax.count_errors(text[:21] + o + text[21:], "python") for o in options) == 0
+
+
+def test_enclosing_definition_is_found_by_indentation_and_keywords():
+    text = "import os\n\nclass A:\n    def f(self, x):\n        '''Doc.'''\n        if x:\n            y = 1\n"
+    assert text[enclosing_definition(text, text.index("y = 1"), 1000):].startswith("    def f(")
+    assert text[enclosing_definition(text, text.index("    def f"), 1000):].startswith("class A:")
+    assert enclosing_definition(text, text.index("class"), 1000) is None
+    rust = "fn main() {\n    let x = 1;\n    println!(x);\n}\n"
+    assert enclosing_definition(rust, rust.index("println"), 1000) == 0
+    assert enclosing_definition(text, text.index("y = 1"), 20) is None  # too far back
+
+
+class CharCodec:
+    def encode(self, text):
+        return [ord(c) for c in text]
+
+
+def test_the_window_keeps_the_enclosing_definition_in_view():
+    body = "".join(f"        v{i} = {i}\n" for i in range(6))
+    text = "def far(x):\n    '''Doc.'''\n" + body + "        return __\n" + "z = 0\n" * 200
+    pos = text.index("__")
+    layout = Layout(mask_id=0, bos_id=1, eos_id=2, max_context=len(text[text.index("def"):pos]) + 80)
+    (canvas,) = plan_canvases(text, [Span(pos, pos + 2)], [8], CharCodec(), layout)
+    shown = "".join(chr(i) for i in canvas.ids if i > 2)
+    assert shown.startswith("def far(x):")  # half the room would have cut the signature off
+    assert "z = 0" in shown  # the context after still gets a share
+
+
+def test_a_used_up_budget_grows_and_fills_again(tiny_filler, monkeypatch):
+    d = tiny_filler.denoiser
+    real = d.logits
+
+    def never_null(ids, attention, wanted=None):
+        logits = real(ids, attention, wanted).clone()
+        logits[..., d.null_id] = -torch.inf
+        return logits
+
+    monkeypatch.setattr(d, "logits", never_null)
+    result = tiny_filler.fill_spans("x = \n", [Span(4, 4, HOLE)], "python",
+                                    options=FillOptions(budget=4))
+    # Every slot held text, so the budget was too small: it grew 4 -> 8 -> 16.
+    assert result.spans[0].tokens == 16
