@@ -44,6 +44,7 @@ class Batch:
     rescore_fraction: Sequence[float] | None = None  # per row: the fraction to mask again
     rescore_chunks: int = 1  # passes judging them: 1 reads them as shown (a model trained to
     # spot replaced tokens); n > 1 masks every n-th one per pass and reads its probability
+    text_first: torch.Tensor | None = None  # (B, L) bool: slots that may not hold null
 
     @property
     def size(self) -> int:
@@ -52,15 +53,19 @@ class Batch:
 
 def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_id: int,
                null_id: int | None, banned_ids: Sequence[int], seed: int, round_: int,
-               temperature: float, rescore_chunks: int = 1) -> Batch:
+               temperature: float, rescore_chunks: int = 1,
+               code_expected: Sequence[bool] = ()) -> Batch:
     """The rows padded to one width. Candidate 0 samples at ``temperature``; the others at
     least at ``CANDIDATE_TEMPERATURE``. Seeds per row come from (seed, candidate, row,
-    round), so a run is reproducible whatever else is in the batch."""
+    round), so a run is reproducible whatever else is in the batch. ``code_expected[i]``:
+    span i is a hole where code goes, so its first slot must hold text (a marker is never
+    filled with nothing by choice of the sampler)."""
     width = max(len(r.canvas) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(rows), width), dtype=torch.long)
     slots = torch.zeros((len(rows), width), dtype=torch.bool)
     rescore = torch.zeros((len(rows), width), dtype=torch.bool)
+    text_first = torch.zeros((len(rows), width), dtype=torch.bool)
     fraction = []
     for b, row in enumerate(rows):
         n = len(row.canvas)
@@ -72,6 +77,8 @@ def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_
             if g.prefill:
                 rescore[b, g.offset:g.offset + len(g.prefill)] = True
                 strengths.append(spans[g.span].strength)
+            elif g.length and g.span < len(code_expected) and code_expected[g.span]:
+                text_first[b, g.offset] = True
         fraction.append(sum(strengths) / len(strengths) if strengths else 1.0)
     generators = [torch.Generator().manual_seed(derive_seed(seed, r.k, i, round_))
                   for i, r in enumerate(rows)]
@@ -80,7 +87,8 @@ def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_
     return Batch(ids, attention, slots, generators, mask_id, temperatures, null_id,
                  tuple(banned_ids),
                  [[(g.offset, g.offset + g.length) for g in r.canvas.groups] for r in rows],
-                 rescore if rescore.any() else None, fraction, rescore_chunks)
+                 rescore if rescore.any() else None, fraction, rescore_chunks,
+                 text_first=text_first if null_id is not None and text_first.any() else None)
 
 
 def derive_seed(seed: int, candidate: int, row: int, round_: int) -> int:

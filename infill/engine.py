@@ -211,7 +211,8 @@ class Filler:
         batch = make_batch(rows, spans, pad_id=d.pad_id, mask_id=d.mask_id, null_id=d.null_id,
                            banned_ids=d.banned_ids(), seed=seed, round_=round_,
                            temperature=options.temperature,
-                           rescore_chunks=1 if d.scores_visible else RESCORE_CHUNKS)
+                           rescore_chunks=1 if d.scores_visible else RESCORE_CHUNKS,
+                           code_expected=[lang not in PROSE and s.kind == HOLE for s in spans])
         for b, position in self._layout_positions(rows):
             batch.rescore[b, position] = False  # shown and kept: never re-masked
         first = [b for b, r in enumerate(rows) if r.k == 0]

@@ -199,14 +199,17 @@ def run_eval(args: argparse.Namespace) -> int:
     settings = settings_for(args, ".")
     datasets = [(Path(p).stem, read_records(p, args.limit)) for p in args.data]
     filler = load_filler(settings, args.trust_remote_code)
-    reports = []
+    print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
+          f"{filler.info.device})", flush=True)
+    reports: list[SetReport] = []
     for name, records in datasets:
         reports.append(empty_fill_report(records, name, args.execute))
         reports.append(evaluate_records(filler, records, name, args.execute, settings.seed,
                                         options=settings.fill))
-    print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
-          f"{filler.info.device})")
+        # Each set's rows as soon as they are known: a long run shows its progress, and an
+        # interrupted one keeps what it measured.
+        print("\n".join(format_table(reports[-2:]).splitlines()[2:]), flush=True)
+        if args.out:
+            Path(args.out).write_text(json.dumps([asdict(r) for r in reports], indent=2) + "\n")
     print(format_table(reports))
-    if args.out:
-        Path(args.out).write_text(json.dumps([asdict(r) for r in reports], indent=2) + "\n")
     return 0

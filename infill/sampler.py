@@ -108,7 +108,8 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
             if step == 1 and null_id is not None and batch.slot_ranges is not None:
                 committed[b] = _decide_lengths(logits[b], ids[b], masked[b], batch.slot_ranges[b],
                                                null_id, options.null_threshold, banned,
-                                               confidence[b], logprob[b])
+                                               confidence[b], logprob[b],
+                                               None if batch.text_first is None else batch.text_first[b])
             where = masked[b].nonzero().flatten()  # (n,)
             if where.numel() == 0:
                 continue
@@ -120,6 +121,8 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
                 steps_left = max(1, steps_left * where.numel() // total)  # the block's share
             row = logits[b, where].float()  # (n, V)
             row[:, banned] = -math.inf
+            if batch.text_first is not None:
+                row[batch.text_first[b, where], null_id] = -math.inf
             if null_id is None:
                 tokens, probs, logp = pick_tokens(row, row_options[b], batch.generators[b])
                 chosen = choose_commits(probs, options, 1 if last else steps_left,
@@ -204,13 +207,16 @@ def choose_commits(probs: torch.Tensor, options: SamplerOptions, steps_left: int
 
 def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tensor,
                     ranges, null_id: int, threshold: float, banned: list[int],
-                    confidence: torch.Tensor, logprob: torch.Tensor) -> list[int]:
+                    confidence: torch.Tensor, logprob: torch.Tensor,
+                    text_first: torch.Tensor | None = None) -> list[int]:
     """Elastic length, decided from the first forward pass: in each fully masked span, the
     slots from the first one where the model expects nothing (P(null) >= ``threshold``) to
     the end are committed as null at once. The house model is trained with a span's text
     first and its nulls after it, so P(null) grows along the slots and the first crossing is
-    its estimate of the length; denoising then spends its steps on the text. Writes into the
-    row's ``ids``, ``masked``, ``confidence`` and ``logprob``; returns the positions set."""
+    its estimate of the length; denoising then spends its steps on the text. A span whose
+    first slot must hold text (``text_first``: a hole where code goes) keeps that slot open.
+    Writes into the row's ``ids``, ``masked``, ``confidence`` and ``logprob``; returns the
+    positions set."""
     done: list[int] = []
     for start, end in ranges:
         if end <= start or not bool(masked[start:end].all()):
@@ -222,6 +228,10 @@ def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tenso
         if over.numel() == 0:
             continue
         first = int(over[0])
+        if text_first is not None and bool(text_first[start]):
+            first = max(first, 1)
+        if first >= end - start:
+            continue
         tail = torch.arange(start + first, end)
         ids[tail] = null_id
         masked[tail] = False

@@ -97,3 +97,19 @@ def test_a_used_up_budget_grows_and_fills_again(tiny_filler, monkeypatch):
                                     options=FillOptions(budget=4))
     # Every slot held text, so the budget was too small: it grew 4 -> 8 -> 16.
     assert result.spans[0].tokens == 16
+
+
+def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(tiny_filler, monkeypatch):
+    d = tiny_filler.denoiser
+    real = d.logits
+
+    def always_null(ids, attention, wanted=None):
+        logits = real(ids, attention, wanted).clone()
+        logits[..., d.null_id] = 50.0  # P(null) ~ 1 everywhere
+        return logits
+
+    monkeypatch.setattr(d, "logits", always_null)
+    code = tiny_filler.fill_spans("x = \n", [Span(4, 4, HOLE)], "python")
+    assert code.spans[0].tokens == 1  # the first slot had to hold text; the rest are nulls
+    prose = tiny_filler.fill_spans("Some words \n", [Span(11, 11, HOLE)], "markdown")
+    assert prose.spans[0].tokens == 0  # in prose an empty fill is the model's choice
