@@ -44,7 +44,8 @@ class Batch:
     rescore_fraction: Sequence[float] | None = None  # per row: the fraction to mask again
     rescore_chunks: int = 1  # passes judging them: 1 reads them as shown (a model trained to
     # spot replaced tokens); n > 1 masks every n-th one per pass and reads its probability
-    text_first: torch.Tensor | None = None  # (B, L) bool: slots that may not hold null
+    text_first: torch.Tensor | None = None  # (B, L) bool: first slots of holes where code goes
+    blank_ids: frozenset[int] = frozenset()  # ids whose text is only whitespace
 
     @property
     def size(self) -> int:
@@ -54,7 +55,8 @@ class Batch:
 def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_id: int,
                null_id: int | None, banned_ids: Sequence[int], seed: int, round_: int,
                temperature: float, rescore_chunks: int = 1,
-               code_expected: Sequence[bool] = ()) -> Batch:
+               code_expected: Sequence[bool] = (),
+               blank_ids: frozenset[int] = frozenset()) -> Batch:
     """The rows padded to one width. Candidate 0 samples at ``temperature``; the others at
     least at ``CANDIDATE_TEMPERATURE``. Seeds per row come from (seed, candidate, row,
     round), so a run is reproducible whatever else is in the batch. ``code_expected[i]``:
@@ -88,7 +90,8 @@ def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_
                  tuple(banned_ids),
                  [[(g.offset, g.offset + g.length) for g in r.canvas.groups] for r in rows],
                  rescore if rescore.any() else None, fraction, rescore_chunks,
-                 text_first=text_first if null_id is not None and text_first.any() else None)
+                 text_first=text_first if null_id is not None and text_first.any() else None,
+                 blank_ids=frozenset(blank_ids))
 
 
 def derive_seed(seed: int, candidate: int, row: int, round_: int) -> int:

@@ -138,6 +138,15 @@ class Filler:
 
     # -- planning ---------------------------------------------------------------------------
 
+    def _blank_ids(self) -> frozenset[int]:
+        """Token ids whose text is only whitespace (computed once per model)."""
+        blank = getattr(self, "_blank", None)
+        if blank is None:
+            codec = self.denoiser.codec
+            blank = self._blank = frozenset(i for i in range(codec.vocab_size)
+                                             if not codec.decode([i]).strip())
+        return blank
+
     def _language(self, language: str | None, path: str | None, text: str) -> str:
         return normalise_language(language) or guess_language(path, text)
 
@@ -212,7 +221,8 @@ class Filler:
                            banned_ids=d.banned_ids(), seed=seed, round_=round_,
                            temperature=options.temperature,
                            rescore_chunks=1 if d.scores_visible else RESCORE_CHUNKS,
-                           code_expected=[lang not in PROSE and s.kind == HOLE for s in spans])
+                           code_expected=[lang not in PROSE and s.kind == HOLE for s in spans],
+                           blank_ids=self._blank_ids())
         for b, position in self._layout_positions(rows):
             batch.rescore[b, position] = False  # shown and kept: never re-masked
         first = [b for b, r in enumerate(rows) if r.k == 0]

@@ -122,7 +122,12 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
             row = logits[b, where].float()  # (n, V)
             row[:, banned] = -math.inf
             if batch.text_first is not None:
-                row[batch.text_first[b, where], null_id] = -math.inf
+                must, last_chance = _must_write(ids[b], masked[b], batch.text_first[b],
+                                                batch.slot_ranges[b], null_id, batch.blank_ids)
+                row[must[where], null_id] = -math.inf
+                if last_chance.any() and batch.blank_ids:
+                    blank = torch.tensor(sorted(batch.blank_ids))
+                    row[last_chance[where].nonzero().flatten()[:, None], blank[None, :]] = -math.inf
             if null_id is None:
                 tokens, probs, logp = pick_tokens(row, row_options[b], batch.generators[b])
                 chosen = choose_commits(probs, options, 1 if last else steps_left,
@@ -229,7 +234,7 @@ def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tenso
             continue
         first = int(over[0])
         if text_first is not None and bool(text_first[start]):
-            first = max(first, 1)
+            first = max(first, min(2, end - start))  # room for indentation, then text
         if first >= end - start:
             continue
         tail = torch.arange(start + first, end)
@@ -239,6 +244,30 @@ def _decide_lengths(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tenso
         logprob[tail] = logp_null[first:]
         done.extend(tail.tolist())
     return done
+
+
+def _must_write(ids: torch.Tensor, masked: torch.Tensor, text_first: torch.Tensor, ranges,
+                null_id: int, blank_ids: frozenset[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Slots that may not hold null now, and those that must hold visible text, both (L,)
+    bool. In a span whose first slot is marked ``text_first`` (a hole where code goes) and
+    that holds no text yet (only whitespace and nulls so far), the first masked slot may not
+    be null; when it is the span's last masked slot, it may not be whitespace either: the
+    fill cannot end blank."""
+    must = torch.zeros_like(masked)
+    last_chance = torch.zeros_like(masked)
+    for start, end in ranges or ():
+        if end <= start or not bool(text_first[start]):
+            continue
+        for pos in range(start, end):
+            if bool(masked[pos]):
+                must[pos] = True
+                if int(masked[start:end].sum()) == 1:
+                    last_chance[pos] = True
+                break
+            token = int(ids[pos])
+            if token != null_id and token not in blank_ids:
+                break
+    return must, last_chance
 
 
 def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,

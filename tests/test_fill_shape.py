@@ -113,3 +113,19 @@ def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(ti
     assert code.spans[0].tokens == 1  # the first slot had to hold text; the rest are nulls
     prose = tiny_filler.fill_spans("Some words \n", [Span(11, 11, HOLE)], "markdown")
     assert prose.spans[0].tokens == 0  # in prose an empty fill is the model's choice
+
+
+def test_a_hole_where_code_goes_does_not_end_as_whitespace(tiny_filler, monkeypatch):
+    d = tiny_filler.denoiser
+    real = d.logits
+    space = d.codec.encode("    ")[0]
+
+    def indent_then_nothing(ids, attention, wanted=None):
+        logits = real(ids, attention, wanted).clone()
+        logits[..., d.null_id] = 50.0
+        logits[..., space] = 40.0  # the model would write indentation at most, then stop
+        return logits
+
+    monkeypatch.setattr(d, "logits", indent_then_nothing)
+    result = tiny_filler.fill_spans("def f():\n\n    return 1\n", [Span(9, 9, HOLE)], "python")
+    assert result.spans[0].text.strip()  # after the whitespace, a slot had to hold text
