@@ -81,5 +81,6 @@ def test_infill_config_ids_come_from_the_tokenizer(tok, tmp_path):
     assert cfg["language_ids"] == {name: 5 + i for i, name in enumerate(LANGUAGES)}
     assert cfg["extensions"][".py"] == "python" and cfg["extensions"][".tsx"] == "typescript"
     assert cfg["max_context"] == 256 and cfg["replaced_token_detection"] is True
-    assert set(cfg["sampler"]) == {"strategy", "temperature", "threshold", "hole_budget", "line_budget"}
+    assert set(cfg["sampler"]) == {"strategy", "temperature", "threshold", "null_threshold", "hole_budget",
+                                   "line_budget"}
     assert cfg["training"]["tokens_seen"] == 5
