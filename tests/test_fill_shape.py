@@ -3,6 +3,7 @@ the window around the enclosing definition, and the grow-the-budget path."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from infill.canvas import Layout, enclosing_definition, plan_canvases
@@ -10,6 +11,15 @@ from infill.fills import (Candidate, SpanFill, is_whole_line, placeholder_texts,
                           shape_text)
 from infill.markers import HOLE, Span
 from infill.options import FillOptions
+
+
+@pytest.fixture
+def mlm_filler(tiny_model_dir):
+    """The tiny model through transformers' forward, whose ``logits`` these tests replace
+    (the native house forward computes logits in its own passes, not through ``logits``)."""
+    import infill
+
+    return infill.load(str(tiny_model_dir), device="cpu", backend="hf-mlm")
 
 
 def test_a_whole_line_hole_is_filled_with_complete_lines():
@@ -83,8 +93,8 @@ def test_the_window_keeps_the_enclosing_definition_in_view():
     assert "z = 0" in shown  # the context after still gets a share
 
 
-def test_a_used_up_budget_grows_and_fills_again(tiny_filler, monkeypatch):
-    d = tiny_filler.denoiser
+def test_a_used_up_budget_grows_and_fills_again(mlm_filler, monkeypatch):
+    d = mlm_filler.denoiser
     real = d.logits
 
     def never_null(ids, attention, wanted=None):
@@ -93,14 +103,14 @@ def test_a_used_up_budget_grows_and_fills_again(tiny_filler, monkeypatch):
         return logits
 
     monkeypatch.setattr(d, "logits", never_null)
-    result = tiny_filler.fill_spans("x = \n", [Span(4, 4, HOLE)], "python",
+    result = mlm_filler.fill_spans("x = \n", [Span(4, 4, HOLE)], "python",
                                     options=FillOptions(budget=4))
     # Every slot held text, so the budget was too small: it grew 4 -> 8 -> 16.
     assert result.spans[0].tokens == 16
 
 
-def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(tiny_filler, monkeypatch):
-    d = tiny_filler.denoiser
+def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(mlm_filler, monkeypatch):
+    d = mlm_filler.denoiser
     real = d.logits
 
     def always_null(ids, attention, wanted=None):
@@ -109,14 +119,14 @@ def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(ti
         return logits
 
     monkeypatch.setattr(d, "logits", always_null)
-    code = tiny_filler.fill_spans("x = \n", [Span(4, 4, HOLE)], "python")
+    code = mlm_filler.fill_spans("x = \n", [Span(4, 4, HOLE)], "python")
     assert code.spans[0].tokens == 1  # the first slot had to hold text; the rest are nulls
-    prose = tiny_filler.fill_spans("Some words \n", [Span(11, 11, HOLE)], "markdown")
+    prose = mlm_filler.fill_spans("Some words \n", [Span(11, 11, HOLE)], "markdown")
     assert prose.spans[0].tokens == 0  # in prose an empty fill is the model's choice
 
 
-def test_a_hole_where_code_goes_does_not_end_as_whitespace(tiny_filler, monkeypatch):
-    d = tiny_filler.denoiser
+def test_a_hole_where_code_goes_does_not_end_as_whitespace(mlm_filler, monkeypatch):
+    d = mlm_filler.denoiser
     real = d.logits
     space = d.codec.encode("    ")[0]
 
@@ -127,5 +137,5 @@ def test_a_hole_where_code_goes_does_not_end_as_whitespace(tiny_filler, monkeypa
         return logits
 
     monkeypatch.setattr(d, "logits", indent_then_nothing)
-    result = tiny_filler.fill_spans("def f():\n\n    return 1\n", [Span(9, 9, HOLE)], "python")
+    result = mlm_filler.fill_spans("def f():\n\n    return 1\n", [Span(9, 9, HOLE)], "python")
     assert result.spans[0].text.strip()  # after the whitespace, a slot had to hold text
