@@ -38,6 +38,24 @@ def tiny_filler(tiny_model_dir):
     return infill.load(str(tiny_model_dir), device="cpu")
 
 
+@pytest.fixture(scope="session")
+def native_models(tmp_path_factory):
+    """Tiny random-weight checkpoints of LLaDA, Dream (slow tokenizer files only), DiffuCoder
+    and DreamOn, written once per test session: name -> directory."""
+    from dllm_tiny import NATIVE_VARIANTS, write_model
+
+    return {name: write_model(tmp_path_factory.mktemp(name), *spec) for name, spec in NATIVE_VARIANTS.items()}
+
+
+@pytest.fixture(scope="session")
+def gemma_model(tmp_path_factory):
+    """A tiny random DiffusionGemma checkpoint (skips where transformers lacks the model)."""
+    pytest.importorskip("transformers.models.diffusion_gemma")
+    from dllm_tiny import write_diffusion_gemma
+
+    return write_diffusion_gemma(tmp_path_factory.mktemp("gemma") / "gemma")
+
+
 @pytest.fixture
 def git_env(tmp_path, monkeypatch):
     """A git environment that ignores the user's config and any hook git is running.

@@ -228,6 +228,18 @@ def write_tokenizer(directory: Path, family: str, variant: str = "dream") -> Non
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=1))
 
 
+#: The tiny checkpoints the end-to-end tests fill with: name -> (family, variant).
+NATIVE_VARIANTS = {"llada": ("llada", None), "dream": ("dream", None),
+                   "diffucoder": ("dream", "diffucoder"), "dreamon": ("dream", "dreamon")}
+
+
+def native_specials(name: str) -> list[str]:
+    """Every special token's text of a checkpoint in NATIVE_VARIANTS (none may be written)."""
+    family, variant = NATIVE_VARIANTS[name]
+    table = LLADA_SPECIALS if family == "llada" else {**DREAM_SPECIALS, **VARIANT_SPECIALS.get(variant, {})}
+    return list(table.values())
+
+
 def write_model(directory: Path, family: str, variant: str | None = None) -> Path:
     """A complete tiny checkpoint (weights, config, tokenizer) of a family or Dream variant."""
     config = dict(CONFIGS[family])
@@ -238,6 +250,10 @@ def write_model(directory: Path, family: str, variant: str | None = None) -> Pat
     if variant == "dreamon":
         (path / "generation_config.json").write_text(json.dumps({"mask_token_id": 151666, "expand_token_id": 151667}))
     return path
+
+
+GEMMA_SPECIALS = {0: "<pad>", 1: "<eos>", 2: "<bos>", 3: "<unk>", 4: "<mask>", 5: "<start_of_turn>",
+                  6: "<end_of_turn>"}
 
 
 def write_diffusion_gemma(directory: Path) -> Path:
@@ -259,8 +275,7 @@ def write_diffusion_gemma(directory: Path) -> Path:
     model = DiffusionGemmaForBlockDiffusion(DiffusionGemmaConfig(text_config=text, vision_config=vision,
                                                                  canvas_length=8))
     model.save_pretrained(directory)
-    specials = {0: "<pad>", 1: "<eos>", 2: "<bos>", 3: "<unk>", 4: "<mask>", 5: "<start_of_turn>",
-                6: "<end_of_turn>"}
+    specials = GEMMA_SPECIALS
     from tokenizers.pre_tokenizers import ByteLevel
 
     vocab = {s: i for i, s in specials.items()}

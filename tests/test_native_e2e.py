@@ -6,45 +6,33 @@ from __future__ import annotations
 
 import pytest
 
-from dllm_tiny import DREAM_SPECIALS, LLADA_SPECIALS, VARIANT_SPECIALS, write_model
+from dllm_tiny import NATIVE_VARIANTS as VARIANTS
+from dllm_tiny import native_specials, write_model
 from infill.cli import main
 
 # Prose (random weights write noise, and the quality guard keeps a marker whose fill does not
 # parse), CRLF newlines and non-ASCII text around the hole.
 SOURCE = b"Shopping list\r\n  caf\xc3\xa9 au lait\r\n  __FILL__\r\n  bread, 2 loaves\r\n"
-VARIANTS = {"llada": ("llada", None), "dream": ("dream", None), "diffucoder": ("dream", "diffucoder"),
-            "dreamon": ("dream", "dreamon")}
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory):
-    return {name: write_model(tmp_path_factory.mktemp(name), *spec) for name, spec in VARIANTS.items()}
-
-
-def specials_of(name: str) -> list[str]:
-    family, variant = VARIANTS[name]
-    table = LLADA_SPECIALS if family == "llada" else {**DREAM_SPECIALS, **VARIANT_SPECIALS.get(variant, {})}
-    return list(table.values())
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_fill_without_remote_code(name, models, tmp_path):
+def test_fill_without_remote_code(name, native_models, tmp_path):
     target = tmp_path / "list.txt"
     target.write_bytes(SOURCE)
-    code = main(["fill", str(target), "--model", str(models[name]), "--device", "cpu",
+    code = main(["fill", str(target), "--model", str(native_models[name]), "--device", "cpu",
                  "--steps", "3", "--write"])
     assert code == 0
     out = target.read_bytes()
     head, tail = SOURCE.split(b"__FILL__")
     assert out.startswith(head) and out.endswith(tail) and out != SOURCE
     text = out.decode("utf-8")
-    for special in specials_of(name):
+    for special in native_specials(name):
         assert special not in text, special
 
 
-def test_models_shows_family_defaults(models, tmp_path, monkeypatch, capsys):
+def test_models_shows_family_defaults(native_models, tmp_path, monkeypatch, capsys):
     hub = tmp_path / "hub"
-    for name, path in models.items():
+    for name, path in native_models.items():
         snap = hub / f"models--org--{name}" / "snapshots" / "abc"
         snap.parent.mkdir(parents=True)
         snap.symlink_to(path, target_is_directory=True)
@@ -59,13 +47,13 @@ def test_models_shows_family_defaults(models, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
-def test_family_ids_and_steps_bound_the_whole_fill(name, models):
+def test_family_ids_and_steps_bound_the_whole_fill(name, native_models):
     """Ids come from the checkpoint: mask from config.json, BOS/EOS from the tokenizer files,
     the null is EOS (LLaDA, Dream, DreamOn) or <|dlm_pad|> (DiffuCoder), every other special
     banned. --steps bounds the forward passes of the whole fill, elastic rounds included."""
     import infill
 
-    filler = infill.load(str(models[name]), device="cpu")
+    filler = infill.load(str(native_models[name]), device="cpu")
     d = filler.denoiser
     assert filler.info.backend == name
     if name == "llada":
@@ -82,7 +70,7 @@ def test_family_ids_and_steps_bound_the_whole_fill(name, models):
         assert 1 <= result.forward_passes <= steps
 
 
-def test_dreamon_fills_through_its_own_sampler(models, monkeypatch):
+def test_dreamon_fills_through_its_own_sampler(native_models, monkeypatch):
     """DreamOn's spans grow and shrink (infill.backends.dreamon) inside the engine: the fill is
     what the variable-length sampler returned, with EOS as the dropped null."""
     import infill
@@ -97,7 +85,7 @@ def test_dreamon_fills_through_its_own_sampler(models, monkeypatch):
         return out
 
     monkeypatch.setattr(dreamon, "dreamon_sample", spy)
-    filler = infill.load(str(models["dreamon"]), device="cpu")
+    filler = infill.load(str(native_models["dreamon"]), device="cpu")
     assert filler.denoiser.sampler is not None
     result = filler.fill_text("x = 1\n__FILL__\ny = 2\n", budget=6, temperature=0.0)
     assert calls and result.forward_passes == sum(c[2] for c in calls)

@@ -100,8 +100,8 @@ def prompted_fill(d: GemmaDenoiser, batch, options, *, on_step=None, cancel=None
         if cancel is not None and cancel.is_set():
             raise Cancelled("fill cancelled")
         left = None if budget_steps is None else budget_steps - passes
-        if left is not None and left < 1:
-            ids[b, start:end] = null                  # out of steps: the span stays empty
+        if (left is not None and left < 1) or end <= start:
+            ids[b, start:end] = null                  # out of steps (or no slots): stays empty
             continue
         row = ids[b, : int(batch.attention[b].sum())].tolist()
         others = [(s, e) for bb, s, e in requests if bb == b]
@@ -109,10 +109,14 @@ def prompted_fill(d: GemmaDenoiser, batch, options, *, on_step=None, cancel=None
         suffix = d.codec.decode(_context(row, end, len(row), others, d))
         prompt = prompt_ids(d, prefix, suffix).to(d.device)
         width = end - start
-        blocks = -(-width // canvas)
-        kwargs: dict[str, Any] = {"max_new_tokens": width}
+        # generate() denoises one canvas at a time with up to max_denoising_steps each, and
+        # every canvas takes at least one step: with fewer steps left than the span needs
+        # canvases, the answer is cut to the canvases the steps can pay for.
+        wanted = width if left is None else min(width, left * canvas)
+        blocks = -(-wanted // canvas)
+        kwargs: dict[str, Any] = {"max_new_tokens": wanted}
         if left is not None:
-            kwargs["max_denoising_steps"] = max(1, left // blocks)
+            kwargs["max_denoising_steps"] = left // blocks
         if str(d.device) == "cpu":
             kwargs["disable_compile"] = True
 
