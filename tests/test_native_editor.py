@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dllm_tiny import GEMMA_SPECIALS, NATIVE_VARIANTS, native_specials
+from dllm_tiny import GEMMA_SPECIALS, NATIVE_VARIANTS, expected_backend, native_specials
 from infill.cli import main
 from test_app_engine import accept_anyway
 from test_app_flow import wait_for
@@ -43,7 +43,7 @@ async def test_editor_fills_with_each_family(name, request, tmp_path, monkeypatc
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.filler is not None or app.model_error, timeout=60)
         assert app.model_error is None and app.status.state == "ready"
-        assert app.filler.info.backend == name
+        assert app.filler.info.backend == expected_backend(name)
         assert "__FILL__" not in app.editor.text and len(app.editor.spans) == 1
         app.set_options(app.options.with_(steps=STEPS))
         await pilot.press("ctrl+g")
