@@ -159,7 +159,7 @@ def apply_patch(patch: Patch, *, within: str | os.PathLike[str] | None = None) -
                 f"cannot write: {error.strerror or error}; nothing was written", path=patch.path
             ) from error
         raise
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 def create_file(path: str, data: bytes, mode: int | None = None) -> None:
@@ -192,7 +192,7 @@ def create_file(path: str, data: bytes, mode: int | None = None) -> None:
             os.unlink(temporary)
         except OSError:
             pass
-    _fsync_directory(directory)
+    fsync_directory(directory)
 
 
 #: Temporary files are ``.NAME.PID.RANDOM.infill`` beside their target.
@@ -248,7 +248,7 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _fsync_directory(directory: str) -> None:
+def fsync_directory(directory: str) -> None:
     """Make the rename durable; not every platform can open a directory."""
     try:
         fd = os.open(directory, os.O_RDONLY)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from infill.errors import InfillError
 from infill.gitops.repo import GitError, apply_patch_file, checkout_index, git, unstaged_patch
-from infill.patch import Patch, apply_patch
+from infill.patch import Patch, apply_patch, fsync_directory
 from infill.signals import deferred_interrupts
 
 
@@ -212,13 +212,4 @@ def _write_durably(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    try:  # the name too, not only the bytes
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    fsync_directory(str(path.parent))  # the name too, not only the bytes

@@ -112,6 +112,12 @@ def save_state(out: Path, model, optimizer, meta: dict, rng: dict, max_shard_byt
     doc = {"format": "infill-train-state/1", **meta, "aliases": aliases, "param_groups": groups,
            "optim_scalars": opt_scalars, "layout": layout}
     (tmp / "state.json").write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    return swap_in(tmp, final, old)
+
+
+def swap_in(tmp: Path, final: Path, old: Path) -> Path:
+    """Put the finished folder ``tmp`` in place of ``final``, keeping the previous one as
+    ``old`` until the new one is there (a crash leaves one complete folder or the other)."""
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
         os.replace(final, old)

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from infill.training.state import has_state, load_state, save_state
+from infill.training.state import has_state, load_state, save_state, swap_in
 from infill.training.steps import evaluate, heldout_batches, loss_on_batch, resolve_device, use_bf16
 
 H100_BF16_FLOPS = 989e12
@@ -148,12 +148,7 @@ def write_checkpoint(model, tokenizer, config: TrainConfig, out: Path, seq_len: 
         "tokens_seen": tokens, "steps": step, "corpus": str(config.corpus), "size": config.size,
         "heldout": heldout or {}, "notes": notes})
     (tmp / "train_config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    shutil.rmtree(old, ignore_errors=True)
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
-    return final
+    return swap_in(tmp, final, old)
 
 
 # ---------------------------------------------------------------- the loop
