@@ -3,11 +3,11 @@
 Runs in a SEPARATE environment with the transformers version the official code needs (not
 the project's own install, whose transformers the official code cannot load under):
 
-    python3 -m venv /work/wt/refenv
-    /work/wt/refenv/bin/pip install -c constraints.txt torch==2.13.0 'transformers==4.57.6' \
+    python3 -m venv ../refenv   # anywhere outside the project's own venv
+    ../refenv/bin/pip install -c constraints.txt torch==2.13.0 'transformers==4.57.6' \
         tokenizers safetensors
-    /work/wt/refenv/bin/python scripts/make_dllm_references.py \
-        --reference /work/shared/reference/dllm --out tests/fixtures/dllm
+    ../refenv/bin/python scripts/make_dllm_references.py \
+        --reference ../shared/reference/dllm --out tests/fixtures/dllm
 
 ``--reference`` holds the official files (LLaDA: modeling_llada.py, configuration_llada.py,
 generate.py; Dream: modeling_dream.py, configuration_dream.py, generation_utils.py,
@@ -358,7 +358,7 @@ def check_native(family: str, model, out: dict) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reference", type=Path, default=Path("/work/shared/reference/dllm"))
+    parser.add_argument("--reference", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "reference" / "dllm")
     parser.add_argument("--out", type=Path, default=ROOT / "tests" / "fixtures" / "dllm")
     parser.add_argument("--dreamon-generator", type=Path, default=None,
                         help="eval/generator.py of DreamLM/DreamOn (needs omegaconf and tqdm installed)")

@@ -14,7 +14,9 @@ from infill.backends.tokenizer_files import load_tokenizer
 from infill.errors import ModelError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "dllm"
-REFERENCE = Path(os.environ.get("INFILL_DLLM_REFERENCE", "/work/shared/reference/dllm"))
+# The official files sit in shared/ beside the repository on the project's machines.
+REFERENCE = Path(os.environ.get("INFILL_DLLM_REFERENCE",
+                                Path(__file__).resolve().parents[2] / "shared" / "reference" / "dllm"))
 
 
 @pytest.mark.skipif(not (REFERENCE / "dream" / "vocab.json").is_file(),
