@@ -63,12 +63,7 @@ def tensor_names(arch: native.Arch) -> dict[str, str]:
     own = {"attn_norm": "input_layernorm", "q": "self_attn.q_proj", "k": "self_attn.k_proj",
            "v": "self_attn.v_proj", "o": "self_attn.o_proj", "mlp_norm": "post_attention_layernorm",
            "gate": "mlp.gate_proj", "up": "mlp.up_proj", "down": "mlp.down_proj"}
-    for n in range(arch.layers):
-        for key, name in own.items():
-            names[f"layers.{n}.{key}"] = f"model.layers.{n}.{name}.weight"
-        for key in ("q", "k", "v"):
-            names[f"layers.{n}.{key}_bias"] = f"model.layers.{n}.{own[key]}.bias"
-    return names
+    return names | native.layer_tensor_names(arch, own, "model.layers.{n}.")
 
 
 def load_model(path: Path, device: str = "cpu", dtype: torch.dtype | None = None,

@@ -79,13 +79,7 @@ def tensor_names(arch: native.Arch, prefix: str = "model.transformer.") -> dict[
         names["head"] = prefix + "ff_out.weight"
     own = {"attn_norm": "attn_norm", "q": "q_proj", "k": "k_proj", "v": "v_proj", "o": "attn_out",
            "mlp_norm": "ff_norm", "gate": "ff_proj", "up": "up_proj", "down": "ff_out"}
-    for n in range(arch.layers):
-        for key, name in own.items():
-            names[f"layers.{n}.{key}"] = f"{prefix}blocks.{n}.{name}.weight"
-        if arch.qkv_bias:
-            for key in ("q", "k", "v"):
-                names[f"layers.{n}.{key}_bias"] = f"{prefix}blocks.{n}.{own[key]}.bias"
-    return names
+    return names | native.layer_tensor_names(arch, own, prefix + "blocks.{n}.")
 
 
 def load_model(path: Path, device: str = "cpu", dtype: torch.dtype | None = None,

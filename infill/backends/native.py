@@ -330,6 +330,21 @@ class DecoderLM(nn.Module):
         return self.logits_of(self.hidden(ids, attention))
 
 
+def layer_tensor_names(arch: Arch, own: dict[str, str], layer: str) -> dict[str, str]:
+    """Internal per-layer keys -> checkpoint names: ``own`` maps each key to the family's
+    module name, ``layer`` is the family's layer prefix with ``{n}`` for the index; q/k/v
+    biases are named when the architecture has them."""
+    names = {}
+    for n in range(arch.layers):
+        prefix = layer.format(n=n)
+        for key, name in own.items():
+            names[f"layers.{n}.{key}"] = f"{prefix}{name}.weight"
+        if arch.qkv_bias:
+            for key in ("q", "k", "v"):
+                names[f"layers.{n}.{key}_bias"] = f"{prefix}{own[key]}.bias"
+    return names
+
+
 def build(path: Path, arch: Arch, mapping: dict[str, str], device: str,
           dtype: torch.dtype) -> DecoderLM:
     """Read the checkpoint at ``path`` (``mapping``: internal key -> checkpoint name)."""
@@ -356,5 +371,5 @@ def default_dtype(device: str, dtype: str | None = None) -> torch.dtype:
 
 
 __all__ = ["Arch", "Block", "DecoderLM", "build", "check_ids", "check_weight_files", "config_int",
-           "default_dtype", "expected_shapes",
+           "default_dtype", "expected_shapes", "layer_tensor_names",
            "load_tensors", "read_config", "weight_files"]
