@@ -35,12 +35,6 @@ def cpu_threads() -> int:
     return threads
 
 
-def set_cpu_threads() -> None:
-    import torch
-
-    torch.set_num_threads(cpu_threads())
-
-
 def cpu_flags() -> set[str]:
     """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
     try:
