@@ -131,6 +131,29 @@ def test_the_socket_directory_must_be_private(short_dir, monkeypatch):
     assert (short_dir / "mine").stat().st_mode & 0o777 == 0o700
 
 
+def test_a_socket_appears_only_once_it_listens(short_dir, monkeypatch):
+    """No client may find the path bound but not yet listening (it would be refused)."""
+    import socket
+
+    path = short_dir / "lsp.sock"
+    path.write_text("stale")
+    seen_before_listen = []
+    chmod = os.chmod
+    monkeypatch.setattr(usersock.os, "chmod",
+                        lambda p, mode: (seen_before_listen.append(path.is_socket()),
+                                         chmod(p, mode)))
+    sock = usersock.listen_at(path)
+    try:
+        assert seen_before_listen == [False]
+        assert path.is_socket() and path.stat().st_mode & 0o777 == 0o600
+        assert sorted(p.name for p in short_dir.iterdir()) == ["lsp.sock"]
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(path))
+        client.close()
+    finally:
+        sock.close()
+
+
 def test_socket_path_per_user(monkeypatch, short_dir):
     monkeypatch.delenv("INFILL_SOCKET", raising=False)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_dir))

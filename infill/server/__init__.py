@@ -110,6 +110,8 @@ def start_unix(server: Any, path: str) -> None:
 
     from pygls.io_ import run_async
 
+    from infill.server.usersock import listen_at
+
     stop = threading.Event()
     server._stop_event = stop
 
@@ -121,10 +123,7 @@ def start_unix(server: Any, path: str) -> None:
         server.shutdown()
 
     async def main() -> None:
-        if os.path.exists(path):
-            os.unlink(path)
-        listener = await asyncio.start_unix_server(connection, path)
-        os.chmod(path, 0o600)
+        listener = await asyncio.start_unix_server(connection, sock=listen_at(_path(path)))
         server._server = listener
         async with listener:
             try:

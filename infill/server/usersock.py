@@ -52,6 +52,27 @@ def socket_path() -> Path:
     return Path("/tmp") / f"infill-{os.getuid()}" / "serve.sock"
 
 
+def listen_at(path: Path, backlog: int = 16) -> socket.socket:
+    """A listening Unix socket at ``path``, mode 0600, that appears there only once it listens.
+
+    It is bound at a temporary name beside ``path`` and renamed into place, so a client that
+    sees the file never meets a bound-but-not-listening socket (ECONNREFUSED) or a wider mode.
+    """
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    staging.unlink(missing_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(staging))
+        os.chmod(staging, 0o600)
+        sock.listen(backlog)
+        os.replace(staging, path)
+    except BaseException:
+        sock.close()
+        staging.unlink(missing_ok=True)
+        raise
+    return sock
+
+
 def private_dir(path: Path, create: bool) -> bool:
     """Whether ``path``'s directory is this user's alone (made 0700 when ``create``)."""
     folder = path.parent
@@ -88,10 +109,7 @@ class FillSocketServer:
             if _alive(self.path):
                 return False
             self.path.unlink()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(str(self.path))
-        os.chmod(self.path, 0o600)
-        sock.listen(16)
+        sock = listen_at(self.path)
         self._sock, self._inode = sock, self.path.stat().st_ino
         threading.Thread(target=self._accept, name="infill-fill-socket", daemon=True).start()
         return True
