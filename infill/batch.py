@@ -39,7 +39,7 @@ class Batch:
     temperatures: Sequence[float] | None = None  # per row; None: options.temperature
     null_id: int | None = None   # the model's "nothing here" token, if it has one
     banned_ids: Sequence[int] = ()  # ids a slot may never hold
-    slot_ranges: Sequence[Sequence[tuple[int, int]]] | None = None  # per row: each span's slots
+    slot_ranges: Sequence[Sequence[tuple[int, int]]] | None = None  # per row: each open span's slots
     rescore: torch.Tensor | None = None  # (B, L) bool: visible slot tokens to judge first
     rescore_fraction: Sequence[float] | None = None  # per row: the fraction to mask again
     rescore_chunks: int = 1  # passes judging them: 1 reads them as shown (a model trained to
@@ -75,6 +75,8 @@ def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_
         attention[b, :n] = 1
         strengths = []
         for g in row.canvas.groups:
+            if g.kept:
+                continue  # filled in an earlier round: context, never written again
             slots[b, g.offset:g.offset + g.length] = True
             if g.prefill:
                 rescore[b, g.offset:g.offset + len(g.prefill)] = True
@@ -88,7 +90,8 @@ def make_batch(rows: Sequence[Row], spans: Sequence[Span], *, pad_id: int, mask_
                     for r in rows]
     return Batch(ids, attention, slots, generators, mask_id, temperatures, null_id,
                  tuple(banned_ids),
-                 [[(g.offset, g.offset + g.length) for g in r.canvas.groups] for r in rows],
+                 [[(g.offset, g.offset + g.length) for g in r.canvas.groups if not g.kept]
+                  for r in rows],
                  rescore if rescore.any() else None, fraction, rescore_chunks,
                  text_first=text_first if null_id is not None and text_first.any() else None,
                  blank_ids=frozenset(blank_ids))

@@ -50,6 +50,7 @@ class SlotGroup:
     offset: int        # first slot position in ``Canvas.ids``
     length: int        # number of slots (the budget)
     prefill: tuple[int, ...] = ()  # old tokens shown in the slots (rewrite strength < 1)
+    kept: bool = False  # filled in an earlier round: ``prefill`` is its fill, shown as context
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,13 @@ def plan_canvases(
     encoder: Encoder,
     layout: Layout,
     prefills: Sequence[Sequence[int]] | None = None,
+    kept: Sequence[bool] | None = None,
 ) -> list[Canvas]:
     """Rows that together hold every span of ``text`` with its budget of slots.
 
     ``spans`` must be sorted and disjoint; ``budgets[i]`` is the slot count of span i;
-    ``prefills[i]`` (optional) are token ids placed in span i's first slots instead of masks.
+    ``prefills[i]`` (optional) are token ids placed in span i's first slots instead of masks;
+    ``kept[i]`` marks span i as already filled (its prefill is its whole fill: context now).
     """
     if len(spans) != len(budgets):
         raise ValueError("one budget per span")
@@ -121,7 +124,7 @@ def plan_canvases(
             if pos:
                 ids.extend(inner[i - 1] or ())
             fill = list(prefills[i])[:budgets[i]]
-            groups.append(SlotGroup(i, len(ids), budgets[i], tuple(fill)))
+            groups.append(SlotGroup(i, len(ids), budgets[i], tuple(fill), bool(kept and kept[i])))
             ids.extend(fill + [layout.mask_id] * (budgets[i] - len(fill)))
         ids.extend(after[:n_after])
         if layout.eos_id is not None:

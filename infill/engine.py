@@ -6,7 +6,8 @@
 2. a ``Batch`` of rows, a canvas per window per candidate (``batch.make_batch``);
 3. ``sampler.sample(logits_fn, batch, options)`` over the backend's logits;
 4. the fill stage (``fills``): read each span's slots, splice candidates, rank them, frames;
-5. elastic length: when a hole's budget was used up, grow it and run 2-4 again.
+5. elastic length: when a hole's budget was used up, grow it and run 2-4 again for those
+   holes only; the others keep their fills, shown to the model as context.
 
 Every front door (the batch CLI, the hook, the editor, eval, bench) calls ``fill_spans`` with
 a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword options.
@@ -97,21 +98,32 @@ class Filler:
 
         passes = 0
         cap = sampler_options.steps  # bounds the passes of the whole fill, every round together
+        fills: list[list[Any]] = []
+        kept: list[list[Any]] | None = None  # per candidate, per span: slot ids of a kept fill
         for round_ in range(MAX_ROUNDS):
             live: list[Frame] = []
             round_options = sampler_options if cap is None else replace(sampler_options,
                                                                         steps=cap - passes)
             rows, out = self._run(text, ordered, order, budgets, lang, seed, round_,
                                   round_options, options.candidates, on_frame, live, cancel,
-                                  started)
+                                  started, kept)
             passes += out.forward_passes
-            fills = self._read_fills(rows, out, ordered, options.candidates, whole)
+            fresh = self._read_fills(rows, out, ordered, options.candidates, whole)
+            fills = fresh if not fills else [[new if new is not None else old
+                                               for new, old in zip(mine, before)]
+                                              for mine, before in zip(fresh, fills)]
             used_up = [i for i, s in enumerate(ordered)
                        if self._elastic(s) and fills[0][i].full and budgets[i] < grown_cap]
             if not used_up or round_ == MAX_ROUNDS - 1 or (cap is not None and passes >= cap):
                 break
+            # The next round fills only the used-up holes, with more room; the others keep
+            # their fills, which the model now sees as context (rows with nothing open left
+            # cost no pass on backends that skip finished rows).
+            kept = self._slot_tokens(rows, out, len(ordered), options.candidates)
             for i in used_up:
                 budgets[i] = min(grown_cap, budgets[i] * 2)
+                for per_span in kept:
+                    per_span[i] = None
 
         count = (lambda t: syntax.count_errors(t, lang)) if lang != UNKNOWN else (lambda t: None)
         # The original, with a plausible placeholder in each hole: a fill is judged against
@@ -162,12 +174,33 @@ class Filler:
                            override=override)
 
     def _rows(self, text: str, spans: list[Span], budgets: list[int], lang: str,
-              k_candidates: int) -> list[Row]:
+              k_candidates: int, kept: list[list[Any]] | None = None) -> list[Row]:
+        """Canvas rows, candidate by candidate. ``kept[k][i]``: the slot ids of span i's fill
+        in candidate k when it is done (shown, not filled again); None where it is open."""
         d = self.denoiser
         layout = Layout(d.mask_id, d.bos_id, d.eos_id, d.header_id(lang), d.max_context)
         prefills = [self._prefill(text, s, budget) for s, budget in zip(spans, budgets)]
-        canvases = plan_canvases(text, spans, budgets, d.codec, layout, prefills)
-        return [Row(c, k) for k in range(k_candidates) for c in canvases]
+        if kept is None:
+            canvases = plan_canvases(text, spans, budgets, d.codec, layout, prefills)
+            return [Row(c, k) for k in range(k_candidates) for c in canvases]
+        rows = []
+        for k in range(k_candidates):
+            shown = [old if old is not None else new for old, new in zip(kept[k], prefills)]
+            canvases = plan_canvases(text, spans, budgets, d.codec, layout, shown,
+                                     [old is not None for old in kept[k]])
+            rows += [Row(c, k) for c in canvases]
+        return rows
+
+    @staticmethod
+    def _slot_tokens(rows: list[Row], out: SampleOutput, n_spans: int,
+                     k_candidates: int) -> list[list[Any]]:
+        """Per candidate, per span: the ids in its slots after a round (nulls included)."""
+        tokens: list[list[Any]] = [[None] * n_spans for _ in range(k_candidates)]
+        ids = out.ids.tolist()
+        for b, row in enumerate(rows):
+            for g in row.canvas.groups:
+                tokens[row.k][g.span] = tuple(ids[b][g.offset:g.offset + g.length])
+        return tokens
 
     def _prefill(self, text: str, span: Span, budget: int) -> list[int]:
         """What a rewrite of strength < 1 shows in its slots: the old tokens, then null in
@@ -188,6 +221,8 @@ class Filler:
         out = []
         for b, row in enumerate(rows):
             for g in row.canvas.groups:
+                if g.kept:
+                    continue
                 line_start = True
                 for j, token in enumerate(g.prefill):
                     if token == d.null_id:
@@ -214,9 +249,9 @@ class Filler:
 
     def _run(self, text, spans, order, budgets, lang, seed, round_,
              options: SamplerOptions, k_candidates: int, on_frame, live: list[Frame], cancel,
-             started) -> tuple[list[Row], SampleOutput]:
+             started, kept=None) -> tuple[list[Row], SampleOutput]:
         d = self.denoiser
-        rows = self._rows(text, spans, budgets, lang, k_candidates)
+        rows = self._rows(text, spans, budgets, lang, k_candidates, kept)
         batch = make_batch(rows, spans, pad_id=d.pad_id, mask_id=d.mask_id, null_id=d.null_id,
                            banned_ids=d.banned_ids(), seed=seed, round_=round_,
                            temperature=options.temperature,
@@ -254,12 +289,14 @@ class Filler:
 
     def _read_fills(self, rows: list[Row], out: SampleOutput, spans: list[Span],
                     k_candidates: int, whole: Sequence[bool]):
-        """Per candidate, per span: the filled text and its scores."""
+        """Per candidate, per span: the filled text and its scores (None for kept spans)."""
         d = self.denoiser
         fills: list[list[Any]] = [[None] * len(spans) for _ in range(k_candidates)]
         ids, conf, logp = out.ids.tolist(), out.confidence.tolist(), out.logprob.tolist()
         for b, row in enumerate(rows):
             for g in row.canvas.groups:
+                if g.kept:
+                    continue
                 seg = slice(g.offset, g.offset + g.length)
                 fills[row.k][g.span] = read_fill(ids[b][seg], conf[b][seg], logp[b][seg],
                                                  spans[g.span], d.null_id, d.codec.decode,

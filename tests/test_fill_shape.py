@@ -109,6 +109,49 @@ def test_a_used_up_budget_grows_and_fills_again(mlm_filler, monkeypatch):
     assert result.spans[0].tokens == 16
 
 
+def test_only_used_up_holes_are_filled_again_the_others_are_context(mlm_filler, monkeypatch):
+    d = mlm_filler.denoiser
+    real = d.logits
+    masked_per_pass = []
+
+    def never_null(ids, attention, wanted=None):
+        masked_per_pass.append(int((ids == d.mask_id).sum()))
+        logits = real(ids, attention, wanted).clone()
+        logits[..., d.null_id] = -torch.inf
+        return logits
+
+    monkeypatch.setattr(d, "logits", never_null)
+    rounds = []
+    run = type(mlm_filler)._run
+
+    def spy(self, *args, **kw):
+        rows, out = run(self, *args, **kw)
+        rounds.append((rows, out.ids.clone(), out.forward_passes))
+        return rows, out
+
+    monkeypatch.setattr(type(mlm_filler), "_run", spy)
+    text = "a = \nb = \n"
+    # Both budgets are used up; the first hole is capped at one line, so it is not elastic.
+    spans = [Span(4, 4, HOLE, max_lines=1), Span(9, 9, HOLE)]
+    result = mlm_filler.fill_spans(text, spans, "python", options=FillOptions(budget=4))
+    assert len(rounds) == 3 and result.spans[1].tokens == 16
+
+    def group(rows, span):
+        return next((b, g) for b, r in enumerate(rows) for g in r.canvas.groups if g.span == span)
+
+    (rows0, ids0, passes0), (rows1, ids1, _) = rounds[0], rounds[1]
+    b0, g0 = group(rows0, 0)
+    b1, g1 = group(rows1, 0)
+    first_fill = ids0[b0, g0.offset:g0.offset + g0.length].tolist()
+    # Round two shows the first hole's fill as it was, and fills only the second hole.
+    assert g1.kept and list(g1.prefill) == first_fill
+    assert ids1[b1, g1.offset:g1.offset + g1.length].tolist() == first_fill
+    assert masked_per_pass[0] == 8 and masked_per_pass[passes0] == 8  # 4 + 4, then 8 of one
+    assert d.mask_id not in first_fill
+    assert result.spans[0].text == d.codec.decode(first_fill)
+    assert not group(rows1, 1)[1].kept
+
+
 def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(mlm_filler, monkeypatch):
     d = mlm_filler.denoiser
     real = d.logits
