@@ -46,6 +46,9 @@ def use(monkeypatch, filler):
     ("python", "def add(a, b):\n    return __FILL__\n", "a +", "does not parse"),
     ("rust", "fn main() {\n    assert_eq!(max(1, 2), __FILL__);\n}\n", "", "empty"),
     ("rust", "fn main() {\n    let x = __FILL__;\n}\n", "1 +", "does not parse"),
+    # A body left blank parses in tree-sitter-python, but not in Python.
+    ("python", "def add(a, b):\n    __FILL__\n", "", "does not parse"),
+    ("python", "def add(a, b):\n    __FILL__\nx = 1\n", "# later", "does not parse"),
 ])
 def test_bad_fills_are_refused(language, source, fill, reason):
     marked = parse_markers(source)
@@ -57,6 +60,8 @@ def test_bad_fills_are_refused(language, source, fill, reason):
 @pytest.mark.parametrize("language, source, fill", [
     ("python", "def add(a, b):\n    return __FILL__\n", "a + b"),
     ("python", "x = 1\n__FILL__\ny = 2\n", ""),             # a statement of its own: may be empty
+    ("python", "def add(a, b):\n    __FILL__\n", "return a + b"),
+    ("python", "def f():\n    # body\n    __FILL__\n", "pass"),
     ("python", "s = 'a__FILL__b'\n", ""),                  # inside a string
     ("python", "x = (1 +\n__FILL__\n", "2"),               # no worse than the already-broken file
     ("rust", "fn main() {\n    assert_eq!(max(1, 2), __FILL__);\n}\n", "2"),
