@@ -41,9 +41,11 @@ def apply_edits(text: str, edits: list[types.TextEdit]) -> str:
 class Session:
     """A client connected to ``infill serve`` on the tiny model, recording what it is sent."""
 
-    def __init__(self, model_dir, tmp_path, frames: bool = True, unix_socket=None) -> None:
+    def __init__(self, model_dir, tmp_path, frames: bool = True, unix_socket=None,
+                 tcp_port: int | None = None) -> None:
         self.model_dir, self.tmp_path, self.frames = model_dir, tmp_path, frames
-        self.unix_socket = unix_socket
+        self.unix_socket, self.tcp_port = unix_socket, tcp_port
+        self.process = None
         self.client = LanguageClient("infill-test", "0")
         _tell_actions_from_commands(self.client)
         self.edits: list[types.WorkspaceEdit] = []
@@ -83,10 +85,12 @@ class Session:
         env = dict(os.environ, INFILL_THREADS="1", OMP_NUM_THREADS="1")
         serve = ["-m", "infill", "serve", "--model", str(self.model_dir), "--device", "cpu",
                  "--no-fill-socket"]
-        if self.unix_socket is None:
-            await self.client.start_io(sys.executable, *serve, env=env, cwd=str(self.tmp_path))
-        else:
+        if self.unix_socket is not None:
             await self._start_unix(serve, env)
+        elif self.tcp_port is not None:
+            await self._start_tcp(serve, env)
+        else:
+            await self.client.start_io(sys.executable, *serve, env=env, cwd=str(self.tmp_path))
         caps = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True),
             workspace=types.WorkspaceClientCapabilities(
@@ -100,8 +104,6 @@ class Session:
 
     async def _start_unix(self, serve: list[str], env: dict) -> None:
         """``infill serve --socket PATH``, and the client connected to it."""
-        from pygls.io_ import run_async
-
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, *serve, "--socket", str(self.unix_socket), env=env,
             cwd=str(self.tmp_path), stdout=asyncio.subprocess.DEVNULL,
@@ -111,7 +113,28 @@ class Session:
                 break
             assert self.process.returncode is None, "infill serve --socket exited"
             await asyncio.sleep(0.1)
-        reader, writer = await asyncio.open_unix_connection(str(self.unix_socket))
+        self._attach(*await asyncio.open_unix_connection(str(self.unix_socket)))
+
+    async def _start_tcp(self, serve: list[str], env: dict) -> None:
+        """``infill serve --tcp PORT``, and the client connected once the server listens."""
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, *serve, "--tcp", str(self.tcp_port), env=env,
+            cwd=str(self.tmp_path), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL)
+        for _ in range(1200):
+            try:
+                streams = await asyncio.open_connection("127.0.0.1", self.tcp_port)
+                break
+            except ConnectionRefusedError:
+                assert self.process.returncode is None, "infill serve --tcp exited"
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("infill serve --tcp never listened")
+        self._attach(*streams)
+
+    def _attach(self, reader, writer) -> None:
+        from pygls.io_ import run_async
+
         self.client.protocol.set_writer(writer)
         self.client._async_tasks.append(asyncio.create_task(run_async(
             stop_event=self.client._stop_event, reader=reader, protocol=self.client.protocol,
@@ -120,7 +143,7 @@ class Session:
     async def __aexit__(self, *exc) -> None:
         await asyncio.wait_for(self.client.shutdown_async(None), 60)
         self.client.exit(None)
-        if self.unix_socket is not None:
+        if self.process is not None:
             await asyncio.wait_for(self.process.wait(), 60)
         await asyncio.wait_for(self.client.stop(), 60)
 
@@ -289,6 +312,27 @@ def test_the_server_speaks_lsp_on_a_unix_socket(tiny_model_dir, tiny_filler, tmp
     asyncio.run(scenario())
     assert not sock.exists()  # the server removed its socket when the client said exit
     sock.parent.rmdir()
+
+
+@pytest.mark.slow
+def test_the_server_speaks_lsp_over_tcp(tiny_model_dir, tiny_filler, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    async def scenario():
+        async with Session(tiny_model_dir, tmp_path, frames=False, tcp_port=port) as s:
+            uri = s.open("calc.py", SOURCE)
+            (action,) = await s.actions(uri, _range((1, 4), (1, 4)))
+            assert (await s.run(action))["applied"] is True
+            filled = apply_edits(SOURCE, _edits_of(s.edits[-1], uri))
+            assert filled == _expected(tiny_filler, tmp_path / "calc.py", SOURCE)
+            return s.process
+
+    process = asyncio.run(scenario())
+    assert process.returncode == 0  # the server ended when the client said exit
 
 
 def test_the_quality_guard_names_a_fill_that_would_not_parse():
