@@ -102,12 +102,14 @@ class Session:
         self.client.initialized(types.InitializedParams())
         return self
 
+    async def _spawn(self, args: list[str], env: dict) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, *args, env=env, cwd=str(self.tmp_path),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
     async def _start_unix(self, serve: list[str], env: dict) -> None:
         """``infill serve --socket PATH``, and the client connected to it."""
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, *serve, "--socket", str(self.unix_socket), env=env,
-            cwd=str(self.tmp_path), stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
+        await self._spawn(serve + ["--socket", str(self.unix_socket)], env)
         for _ in range(1200):
             if self.unix_socket.exists():
                 break
@@ -117,10 +119,7 @@ class Session:
 
     async def _start_tcp(self, serve: list[str], env: dict) -> None:
         """``infill serve --tcp PORT``, and the client connected once the server listens."""
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, *serve, "--tcp", str(self.tcp_port), env=env,
-            cwd=str(self.tmp_path), stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
+        await self._spawn(serve + ["--tcp", str(self.tcp_port)], env)
         for _ in range(1200):
             try:
                 streams = await asyncio.open_connection("127.0.0.1", self.tcp_port)
