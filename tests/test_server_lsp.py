@@ -295,34 +295,21 @@ def test_text_edits_replace_only_changed_lines():
 
 
 @pytest.mark.slow
-def test_the_server_speaks_lsp_on_a_unix_socket(tiny_model_dir, tiny_filler, tmp_path):
+@pytest.mark.parametrize("transport", ["unix socket", "tcp"])
+def test_the_server_speaks_lsp_on_a_socket(transport, tiny_model_dir, tiny_filler, tmp_path):
+    import socket
     import tempfile
 
-    sock = Path(tempfile.mkdtemp(prefix="infill-t-", dir="/tmp")) / "lsp.sock"
+    where: dict = {}
+    if transport == "tcp":
+        with socket.socket() as probe:  # a free port
+            probe.bind(("127.0.0.1", 0))
+            where["tcp_port"] = probe.getsockname()[1]
+    else:
+        where["unix_socket"] = Path(tempfile.mkdtemp(prefix="infill-t-", dir="/tmp")) / "lsp.sock"
 
     async def scenario():
-        async with Session(tiny_model_dir, tmp_path, frames=False, unix_socket=sock) as s:
-            uri = s.open("calc.py", SOURCE)
-            (action,) = await s.actions(uri, _range((1, 4), (1, 4)))
-            assert (await s.run(action))["applied"] is True
-            filled = apply_edits(SOURCE, _edits_of(s.edits[-1], uri))
-            assert filled == _expected(tiny_filler, tmp_path / "calc.py", SOURCE)
-
-    asyncio.run(scenario())
-    assert not sock.exists()  # the server removed its socket when the client said exit
-    sock.parent.rmdir()
-
-
-@pytest.mark.slow
-def test_the_server_speaks_lsp_over_tcp(tiny_model_dir, tiny_filler, tmp_path):
-    import socket
-
-    with socket.socket() as probe:  # a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-
-    async def scenario():
-        async with Session(tiny_model_dir, tmp_path, frames=False, tcp_port=port) as s:
+        async with Session(tiny_model_dir, tmp_path, frames=False, **where) as s:
             uri = s.open("calc.py", SOURCE)
             (action,) = await s.actions(uri, _range((1, 4), (1, 4)))
             assert (await s.run(action))["applied"] is True
@@ -330,8 +317,10 @@ def test_the_server_speaks_lsp_over_tcp(tiny_model_dir, tiny_filler, tmp_path):
             assert filled == _expected(tiny_filler, tmp_path / "calc.py", SOURCE)
             return s.process
 
-    process = asyncio.run(scenario())
-    assert process.returncode == 0  # the server ended when the client said exit
+    assert asyncio.run(scenario()).returncode == 0  # the server ended when the client said exit
+    if transport != "tcp":
+        assert not where["unix_socket"].exists()  # and removed its socket
+        where["unix_socket"].parent.rmdir()
 
 
 def test_the_quality_guard_names_a_fill_that_would_not_parse():
