@@ -66,7 +66,9 @@ def test_a_local_ray_cluster_with_two_workers_gives_the_plain_output(tiny_model_
         assert killed and "retrying" in capsys.readouterr().err
 
         plain, sharded = _write(tmp_path / "plain"), _write(tmp_path / "ray")
-        flags = ["--write", "--model", str(tiny_model_dir), "--device", "cpu"]
+        # The tiny random model writes junk that the guard may refuse (a function body
+        # replaced by a line at column 0): the guard is tested elsewhere, here the output is.
+        flags = ["--write", "--no-guard", "--model", str(tiny_model_dir), "--device", "cpu"]
         env = dict(os.environ, INFILL_THREADS="1")
 
         def infill(args, cwd):
