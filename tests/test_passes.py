@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from infill.backends.house import load_house
-from infill.backends.passes import ModelPasses, _slot_positions
+from infill.backends.passes import ModelPasses, _active_positions
 
 TOL = 1e-4
 
@@ -99,9 +99,9 @@ def test_a_denoiser_without_sparse_logits_gets_full_passes(house):
     _check(passes(ids, attention, wanted), house.logits(ids, attention), wanted)
 
 
-def test_slot_positions_pad_by_repeating_the_last():
+def test_active_positions_pad_by_repeating_the_last():
     slots = torch.tensor([[0, 1, 1, 0, 1], [0, 0, 1, 0, 0]], dtype=torch.bool)
-    positions, valid = _slot_positions(slots)
+    positions, valid = _active_positions(slots)
     assert positions.tolist() == [[1, 2, 4], [2, 2, 2]]
     assert valid.tolist() == [[True, True, True], [True, False, False]]
 

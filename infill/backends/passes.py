@@ -8,10 +8,12 @@ Three savings, each a plain consequence of what the sampler reads:
 - **Finished rows leave the batch.** A row with nothing left to read (a window or candidate
   already filled) is not run at all.
 - **Context cache** (``refresh`` > 1; Fast-dLLM's dual cache): a full pass every ``refresh``
-  passes keeps every layer's keys and values; in between, only the slot positions are
-  recomputed, attending to the cached keys and values of the context. The context's hidden
-  states go stale as slots fill (that is the approximation), and the refresh bounds how
-  stale. ``refresh=1`` is the exact, uncached forward.
+  passes keeps every layer's keys and values; in between, a cached pass recomputes only the
+  positions it must: those whose logits are read (``wanted``) and those whose token changed
+  since their keys and values were computed (slots committed since the last pass). The rest,
+  context and unchanged committed slots alike, keep their cached keys and values; their
+  hidden states go stale as slots fill (that is the approximation), and the refresh bounds
+  how stale. ``refresh=1`` is the exact, uncached forward.
 
 Works with any denoiser: one without ``logits_at`` (transformers' models) gets full passes
 over the rows that still need them; one without ``encode`` gets no cache.
@@ -25,7 +27,7 @@ import torch
 class ModelPasses:
     """``logits_fn(ids, attention, wanted) -> (B, L, V)`` for ``sample``; positions not in
     ``wanted`` hold garbage. ``slots`` ((B, L) bool) are the positions that change between
-    passes: the ones the cache recomputes."""
+    passes (the span slots): a cached pass gives logits at slots only."""
 
     def __init__(self, denoiser, slots: torch.Tensor, refresh: int = 1) -> None:
         self.denoiser = denoiser
@@ -35,9 +37,11 @@ class ModelPasses:
         self.sparse = hasattr(denoiser, "logits_at")
         self._cache = None          # KVCache of ``_rows``
         self._rows: torch.Tensor | None = None
+        self._seen: torch.Tensor | None = None  # (b, L) the ids the cache was computed with
         self._age = 0               # passes since the last full one
         self.full_passes = 0
         self.cached_passes = 0
+        self.recomputed = 0         # positions computed in cached passes
 
     def __call__(self, ids: torch.Tensor, attention: torch.Tensor,
                  wanted: torch.Tensor | None = None) -> torch.Tensor:
@@ -74,29 +78,34 @@ class ModelPasses:
         if not self.cached:
             return self.denoiser.logits_at(ids, attention, wanted)
         values, self._cache = self.denoiser.encode(ids, attention, wanted)
-        self._rows, self._age = rows, 0
+        self._rows, self._seen, self._age = rows, ids.clone(), 0
         return values
 
     def _cached_pass(self, ids, rows, wanted) -> torch.Tensor:
         self.cached_passes += 1
         self._age += 1
         if not torch.equal(rows, self._rows):   # finished rows leave the cache too
-            self._cache = self._cache.select(torch.isin(self._rows, rows).nonzero().flatten())
-            self._rows = rows
-        positions, valid = _slot_positions(self.slots[rows])                     # (b, A)
-        where = wanted.gather(1, positions) & valid
-        if int(where.sum()) != int(wanted.sum()):
+            keep = torch.isin(self._rows, rows).nonzero().flatten()
+            self._cache, self._seen, self._rows = self._cache.select(keep), self._seen[keep], rows
+        if bool((wanted & ~self.slots[rows]).any()):
             raise ValueError("the cached pass gives logits at slot positions only")
-        # ``where`` lists the wanted slots in slot order: the row-major order of ``wanted``.
+        # Read, or changed since its keys and values were computed: every other position
+        # keeps them. Afterwards the whole cache matches ``ids``.
+        active = wanted | (ids != self._seen)                                    # (b, L)
+        positions, valid = _active_positions(active)                            # (b, A)
+        self.recomputed += int(valid.sum())
+        self._seen = ids.clone()
+        # ``where`` lists the wanted positions in position order: the row-major order of ``wanted``.
+        where = wanted.gather(1, positions) & valid
         return self.denoiser.logits_active(ids.gather(1, positions), positions, self._cache, where)
 
 
-def _slot_positions(slots: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per row, the indices of its slots, padded by repeating the row's last slot:
-    (b, A) positions and (b, A) bool valid."""
-    counts = slots.sum(dim=1)                                                    # (b,)
+def _active_positions(active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per row, the indices of its True positions in order, padded by repeating the row's
+    last one: (b, A) positions and (b, A) bool valid."""
+    counts = active.sum(dim=1)                                                   # (b,)
     width = max(int(counts.max()), 1)
-    order = torch.sort((~slots).to(torch.int8), dim=1, stable=True).indices[:, :width]
+    order = torch.sort((~active).to(torch.int8), dim=1, stable=True).indices[:, :width]
     valid = torch.arange(width)[None, :] < counts[:, None]
     last = order.gather(1, (counts - 1).clamp(min=0)[:, None]).expand(-1, width)
     return torch.where(valid, order, last), valid
