@@ -198,17 +198,23 @@ class ModernBert:
         Writes their keys and values into ``cache``. Returns (B, A, V) float32 logits, or
         (N, V) at the True entries of ``where`` ((B, A) bool)."""
         ids, positions = ids.to(self.device), positions.to(self.device)
-        h = F.layer_norm(F.embedding(ids, self.embed), (self.shape.hidden,), self.embed_norm,
-                         eps=self.shape.norm_eps)                           # (B, A, H)
+        s = self.shape
+        h = F.layer_norm(F.embedding(ids, self.embed), (s.hidden,), self.embed_norm,
+                         eps=s.norm_eps)                                    # (B, A, H)
         key_ok = cache.attention.to(self.device)
-        rows = torch.arange(ids.shape[0], device=self.device)[:, None]      # (B, 1)
-        for i, layer in enumerate(self.layers):
-            q, k, v = self._qkv(i, h, positions)                            # (B, nh, A, D) each
-            cache.keys[i][rows, :, positions] = k.transpose(1, 2)
-            cache.values[i][rows, :, positions] = v.transpose(1, 2)
-            mask = self._mask(i, positions, key_ok)
-            h = self._finish_layer(i, h, self._attend(q, cache.keys[i], cache.values[i], mask))
-        h = F.layer_norm(h, (self.shape.hidden,), self.final_norm, eps=self.shape.norm_eps)
+        rope, masks = self._rope_at(positions), self._masks(positions, key_ok)
+        # Where the new keys and values go in each layer's cache seen as (B * nh * L, D) rows.
+        batch, count = positions.shape
+        rows = torch.arange(batch, device=self.device)[:, None, None] * s.heads
+        heads = torch.arange(s.heads, device=self.device)[None, :, None]
+        slots = ((rows + heads) * key_ok.shape[1] + positions[:, None, :]).flatten()  # (B * nh * A,)
+        for i in range(s.layers):
+            q, k, v = self._qkv(i, h, rope[s.global_layers[i]])             # (B, nh, A, D) each
+            cache.keys[i].view(-1, s.head_dim).index_copy_(0, slots, k.reshape(-1, s.head_dim))
+            cache.values[i].view(-1, s.head_dim).index_copy_(0, slots, v.reshape(-1, s.head_dim))
+            attended = self._attend(q, cache.keys[i], cache.values[i], masks[s.global_layers[i]])
+            h = self._finish_layer(i, h, attended)
+        h = F.layer_norm(h, (s.hidden,), self.final_norm, eps=s.norm_eps)
         return self.head(h if where is None else h[where.to(self.device)])
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -227,6 +233,7 @@ class ModernBert:
         if length > s.max_positions:
             raise ModelError(f"{length} tokens are more than the model's {s.max_positions} positions")
         positions = torch.arange(length, device=self.device).expand(batch, length)
+        rope, masks = self._rope_at(positions), self._masks(positions, key_ok)
         h = F.layer_norm(F.embedding(ids, self.embed), (s.hidden,), self.embed_norm, eps=s.norm_eps)
         keys, values = [], []
         queries = None  # (B, A) positions the last layer computes; None: all
@@ -240,7 +247,7 @@ class ModernBert:
             valid = torch.arange(width, device=self.device)[None, :] < counts[:, None]  # (B, A)
             queries = torch.where(valid, queries, torch.zeros_like(queries))
         for i in range(s.layers):
-            q, k, v = self._qkv(i, h, positions)                              # (B, nh, L, D)
+            q, k, v = self._qkv(i, h, rope[s.global_layers[i]])                # (B, nh, L, D)
             if keep_kv:
                 keys.append(k.contiguous())
                 values.append(v.contiguous())
@@ -249,9 +256,9 @@ class ModernBert:
                 rows = torch.arange(batch, device=self.device)[:, None]
                 q = q[rows, :, queries].transpose(1, 2)                       # (B, nh, A, D)
                 h = h[rows, queries]                                          # (B, A, H)
-                mask = self._mask(i, queries, key_ok)
+                mask = self._masks(queries, key_ok)[s.global_layers[i]]
             else:
-                mask = self._mask(i, positions, key_ok, full=True)
+                mask = masks[s.global_layers[i]]
             h = self._finish_layer(i, h, self._attend(q, k, v, mask))
         h = F.layer_norm(h, (s.hidden,), self.final_norm, eps=s.norm_eps)
         if queries is not None:
@@ -259,33 +266,46 @@ class ModernBert:
         cache = KVCache(keys, values, key_ok) if keep_kv else None
         return h, cache
 
-    def _qkv(self, i: int, h: torch.Tensor, positions: torch.Tensor):
-        """Queries, keys and values of layer ``i`` at ``positions`` ((B, A)), RoPE applied."""
+    def _rope_at(self, positions: torch.Tensor) -> dict[bool, tuple[torch.Tensor, torch.Tensor]]:
+        """Per kind of layer (True: global), RoPE's cos and sin at ``positions`` ((B, A)),
+        (B, 1, A, D) each: looked up once per pass, not once per layer."""
+        out = {}
+        for is_global in set(self.shape.global_layers):
+            cos, sin = self._rope[is_global]
+            out[is_global] = cos[positions][:, None], sin[positions][:, None]
+        return out
+
+    def _qkv(self, i: int, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]):
+        """Queries, keys and values of layer ``i`` for hidden states ``h`` ((B, A, H)),
+        RoPE (``_rope_at`` of their positions) applied."""
         s, layer = self.shape, self.layers[i]
         x = h if layer["attn_norm"] is None else F.layer_norm(h, (s.hidden,), layer["attn_norm"],
                                                               eps=s.norm_eps)
         batch, count, _ = h.shape
         qkv = F.linear(x, layer["Wqkv"]).view(batch, count, 3, s.heads, s.head_dim)
         q, k, v = qkv.unbind(dim=2)                                          # (B, A, nh, D)
-        cos, sin = self._rope[s.global_layers[i]]
-        cos, sin = cos[positions][:, None], sin[positions][:, None]          # (B, 1, A, D)
+        cos, sin = rope
         q, k = _rotate(q.transpose(1, 2), cos, sin), _rotate(k.transpose(1, 2), cos, sin)
         return q, k, v.transpose(1, 2)
 
-    def _mask(self, i: int, q_pos: torch.Tensor, key_ok: torch.Tensor, full: bool = False):
-        """(B, 1, A, L) bool: what each query may see; None when it may see everything.
-        A query always sees its own position, so that a padding row is never all -inf
-        (0 x NaN would leak into real rows through the values)."""
-        is_global = self.shape.global_layers[i]
-        if full and is_global and bool(key_ok.all()):
-            return None
-        length = key_ok.shape[1]
-        k_pos = torch.arange(length, device=self.device)
-        mask = key_ok[:, None, :].expand(-1, q_pos.shape[1], -1)            # (B, A, L)
-        if not is_global:
-            mask = mask & ((q_pos[:, :, None] - k_pos).abs() <= self.shape.window)
-        mask = mask | (q_pos[:, :, None] == k_pos)
-        return mask[:, None]
+    def _masks(self, q_pos: torch.Tensor, key_ok: torch.Tensor) -> dict[bool, torch.Tensor | None]:
+        """Per kind of layer (True: global), what each query at ``q_pos`` ((B, A)) may see:
+        (B, 1, A or 1, L) bool, or None when every query may see every key.
+
+        A query's softmax must never be over nothing (0 x NaN would leak into real rows
+        through the values): a local query always sees its own position, and a row with no
+        valid key at all (nothing real in it) sees every key."""
+        out = {}
+        if True in self.shape.global_layers:
+            if bool(key_ok.all()):
+                out[True] = None
+            else:
+                out[True] = (key_ok | ~key_ok.any(dim=1, keepdim=True))[:, None, None, :]
+        if False in self.shape.global_layers:
+            k_pos = torch.arange(key_ok.shape[1], device=self.device)
+            near = (q_pos[:, :, None] - k_pos).abs() <= self.shape.window       # (B, A, L)
+            out[False] = ((key_ok[:, None, :] & near) | (q_pos[:, :, None] == k_pos))[:, None]
+        return out
 
     def _attend(self, q, k, v, mask) -> torch.Tensor:
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)     # (B, nh, A, D)
