@@ -193,29 +193,40 @@ class ModernBert:
     @torch.inference_mode()
     def logits_active(self, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache,
                       where: torch.Tensor | None = None) -> torch.Tensor:
-        """Recompute only ``positions`` ((B, A) indices; a row may repeat its last one as
-        padding) with token ids ``ids`` ((B, A)), attending to ``cache`` for the rest.
+        """Recompute only ``positions`` ((B, A) indices in order; a row may repeat its last
+        one as padding) with token ids ``ids`` ((B, A)), attending to ``cache`` for the rest.
         Writes their keys and values into ``cache``. Returns (B, A, V) float32 logits, or
-        (N, V) at the True entries of ``where`` ((B, A) bool)."""
+        (N, V) at the True entries of ``where`` ((B, A) bool).
+
+        Rows differ in how many positions they recompute, so everything but attention runs
+        on the N distinct positions packed together; padding costs only its attention."""
         ids, positions = ids.to(self.device), positions.to(self.device)
         s = self.shape
-        h = F.layer_norm(F.embedding(ids, self.embed), (s.hidden,), self.embed_norm,
-                         eps=s.norm_eps)                                    # (B, A, H)
-        key_ok = cache.attention.to(self.device)
-        rope, masks = self._rope_at(positions), self._masks(positions, key_ok)
-        # Where the new keys and values go in each layer's cache seen as (B * nh * L, D) rows.
         batch, count = positions.shape
-        rows = torch.arange(batch, device=self.device)[:, None, None] * s.heads
-        heads = torch.arange(s.heads, device=self.device)[None, :, None]
-        slots = ((rows + heads) * key_ok.shape[1] + positions[:, None, :]).flatten()  # (B * nh * A,)
+        length = cache.attention.shape[1]
+        real = torch.ones_like(positions, dtype=torch.bool)               # (B, A): not a repeat
+        real[:, 1:] = positions[:, 1:] != positions[:, :-1]
+        pack = real.flatten().nonzero().flatten()                           # (N,) into B * A
+        unpack = real.flatten().cumsum(0) - 1                               # (B * A,) into N
+        row = pack // count
+        pos = positions.flatten()[pack]                                     # (N,)
+        h = F.layer_norm(F.embedding(ids.flatten()[pack], self.embed), (s.hidden,),
+                         self.embed_norm, eps=s.norm_eps)                   # (N, H)
+        rope, masks = self._rope_at(pos), self._masks(positions, cache.attention.to(self.device))
+        # Where the new keys and values go in each layer's cache seen as (B * nh * L, D).
+        heads = torch.arange(s.heads, device=self.device)
+        slots = ((row[:, None] * s.heads + heads) * length + pos[:, None]).flatten()  # (N * nh,)
         for i in range(s.layers):
-            q, k, v = self._qkv(i, h, rope[s.global_layers[i]])             # (B, nh, A, D) each
+            q, k, v = self._qkv(i, h, rope[s.global_layers[i]])             # (N, nh, D) each
             cache.keys[i].view(-1, s.head_dim).index_copy_(0, slots, k.reshape(-1, s.head_dim))
             cache.values[i].view(-1, s.head_dim).index_copy_(0, slots, v.reshape(-1, s.head_dim))
+            q = q[unpack].view(batch, count, s.heads, s.head_dim).transpose(1, 2)  # (B, nh, A, D)
             attended = self._attend(q, cache.keys[i], cache.values[i], masks[s.global_layers[i]])
-            h = self._finish_layer(i, h, attended)
-        h = F.layer_norm(h, (s.hidden,), self.final_norm, eps=s.norm_eps)
-        return self.head(h if where is None else h[where.to(self.device)])
+            h = self._finish_layer(i, h, attended.flatten(0, 1)[pack])
+        h = F.layer_norm(h, (s.hidden,), self.final_norm, eps=s.norm_eps)[unpack]  # (B * A, H)
+        if where is None:
+            return self.head(h.view(batch, count, s.hidden))
+        return self.head(h[where.to(self.device).flatten()])
 
     def head(self, hidden: torch.Tensor) -> torch.Tensor:
         """Prediction head and output layer: (..., H) -> (..., V) float32 on the CPU."""
@@ -247,7 +258,8 @@ class ModernBert:
             valid = torch.arange(width, device=self.device)[None, :] < counts[:, None]  # (B, A)
             queries = torch.where(valid, queries, torch.zeros_like(queries))
         for i in range(s.layers):
-            q, k, v = self._qkv(i, h, rope[s.global_layers[i]])                # (B, nh, L, D)
+            q, k, v = self._qkv(i, h, rope[s.global_layers[i]])              # (B, L, nh, D)
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # (B, nh, L, D)
             if keep_kv:
                 keys.append(k.contiguous())
                 values.append(v.contiguous())
@@ -267,26 +279,24 @@ class ModernBert:
         return h, cache
 
     def _rope_at(self, positions: torch.Tensor) -> dict[bool, tuple[torch.Tensor, torch.Tensor]]:
-        """Per kind of layer (True: global), RoPE's cos and sin at ``positions`` ((B, A)),
-        (B, 1, A, D) each: looked up once per pass, not once per layer."""
+        """Per kind of layer (True: global), RoPE's cos and sin at ``positions`` (any shape
+        P), (*P, 1, D) each to broadcast over heads: looked up once per pass, not per layer."""
         out = {}
         for is_global in set(self.shape.global_layers):
             cos, sin = self._rope[is_global]
-            out[is_global] = cos[positions][:, None], sin[positions][:, None]
+            out[is_global] = cos[positions].unsqueeze(-2), sin[positions].unsqueeze(-2)
         return out
 
     def _qkv(self, i: int, h: torch.Tensor, rope: tuple[torch.Tensor, torch.Tensor]):
-        """Queries, keys and values of layer ``i`` for hidden states ``h`` ((B, A, H)),
-        RoPE (``_rope_at`` of their positions) applied."""
+        """Queries, keys and values of layer ``i`` for hidden states ``h`` ((..., H)), each
+        (..., nh, D), RoPE (``_rope_at`` of their positions) applied."""
         s, layer = self.shape, self.layers[i]
         x = h if layer["attn_norm"] is None else F.layer_norm(h, (s.hidden,), layer["attn_norm"],
                                                               eps=s.norm_eps)
-        batch, count, _ = h.shape
-        qkv = F.linear(x, layer["Wqkv"]).view(batch, count, 3, s.heads, s.head_dim)
-        q, k, v = qkv.unbind(dim=2)                                          # (B, A, nh, D)
+        qkv = F.linear(x, layer["Wqkv"]).unflatten(-1, (3, s.heads, s.head_dim))
+        q, k, v = qkv.unbind(dim=-3)                                         # (..., nh, D)
         cos, sin = rope
-        q, k = _rotate(q.transpose(1, 2), cos, sin), _rotate(k.transpose(1, 2), cos, sin)
-        return q, k, v.transpose(1, 2)
+        return _rotate(q, cos, sin), _rotate(k, cos, sin), v
 
     def _masks(self, q_pos: torch.Tensor, key_ok: torch.Tensor) -> dict[bool, torch.Tensor | None]:
         """Per kind of layer (True: global), what each query at ``q_pos`` ((B, A)) may see:
