@@ -105,6 +105,10 @@ def test_context_cache_is_exact_while_the_context_has_not_changed():
     got = net.logits_active(ids.gather(1, positions), positions, cache)
     expected = full[torch.arange(2)[:, None], positions]
     assert (got - expected).abs().max() < TOL
+    # Logits at some positions only, rows of uneven length: in row-major order.
+    where = torch.tensor([[False, True, False, True], [True, False, False, False]])
+    got = net.logits_active(ids.gather(1, positions), positions, cache, where)
+    assert (got - expected[where]).abs().max() < TOL
     # Every position active (nothing cached): the uncached forward again.
     everything = torch.arange(40).expand(2, 40)
     assert (net.logits_active(ids, everything, cache) - full)[attention.bool()].abs().max() < TOL

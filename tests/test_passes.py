@@ -54,6 +54,7 @@ def test_cache_is_exact_while_nothing_changed_and_refreshes(house):
     for _ in range(4):
         _check(passes(ids, attention, slots), exact, slots)
     assert (passes.full_passes, passes.cached_passes) == (2, 2)
+    assert passes.recomputed == 2 * int(slots.sum())   # the read slots, nothing else
 
 
 def test_cache_follows_new_slot_tokens_approximately(house):
@@ -72,6 +73,71 @@ def test_cache_follows_new_slot_tokens_approximately(house):
     assert torch.isfinite(cached[wanted]).all()
 
 
+class _Recording:
+    """The house denoiser, recording the distinct positions each cached pass recomputes."""
+
+    def __init__(self, house):
+        self.house, self.recomputed = house, []
+
+    def __getattr__(self, name):
+        return getattr(self.house, name)
+
+    def logits_active(self, ids, positions, cache, where=None):
+        self.recomputed.append([sorted(set(row.tolist())) for row in positions])
+        return self.house.logits_active(ids, positions, cache, where)
+
+
+def _positions(mask):
+    return [row.nonzero().flatten().tolist() for row in mask]
+
+
+def _all_slots_pass(house, ids, attention, before, slots, wanted):
+    """What the cache gave before it tracked changes: a full pass over ``before``, then
+    every slot recomputed with ``ids``; logits at ``wanted``."""
+    _, cache = house.encode(before, attention)
+    positions, valid = _active_positions(slots)
+    values = house.logits_active(ids.gather(1, positions), positions, cache)   # (B, A, V)
+    out = torch.zeros(ids.shape + values.shape[-1:])
+    out[torch.arange(ids.shape[0])[:, None].expand_as(positions)[valid], positions[valid]] = values[valid]
+    return out
+
+
+def test_cached_pass_recomputes_the_read_and_the_changed_positions_only(house):
+    ids, attention, slots = _batch(house)
+    recording = _Recording(house)
+    passes = ModelPasses(recording, slots, refresh=10)
+    passes(ids, attention, slots)                   # the full pass
+    first = ids.clone()
+    first[0, 5], first[0, 6], first[1, 20] = 25, house.null_id, 26   # committed
+    wanted = slots & (first == house.mask_id)
+    passes(first, attention, wanted)
+    assert recording.recomputed[-1] == _positions(wanted | (first != ids))
+    assert passes.recomputed == int(wanted.sum()) + 3
+    # Next pass: only the new commit besides the read slots; the earlier ones keep their
+    # keys and values, like the context.
+    second = first.clone()
+    second[1, 21] = 27
+    wanted = slots & (second == house.mask_id)
+    passes(second, attention, wanted)
+    assert recording.recomputed[-1] == _positions(wanted | (second != first))
+    assert 5 not in recording.recomputed[-1][0] and 20 not in recording.recomputed[-1][1]
+    assert passes.cached_passes == 2
+
+
+def test_recomputing_changed_slots_only_equals_recomputing_every_slot_when_the_rest_is_read(house):
+    """Right after a full pass every slot not committed since is read: recomputing the
+    changed ones only gives what recomputing all slots gave."""
+    ids, attention, slots = _batch(house)
+    passes = ModelPasses(house, slots, refresh=10)
+    passes(ids, attention, slots)
+    changed = ids.clone()
+    changed[0, 5:8] = torch.tensor([25, 26, house.null_id])
+    changed[2, 13] = 27
+    wanted = slots & (changed == house.mask_id)
+    _check(passes(changed, attention, wanted),
+           _all_slots_pass(house, changed, attention, ids, slots, wanted), wanted)
+
+
 def test_finished_rows_leave_the_cache(house):
     ids, attention, slots = _batch(house)
     exact = house.logits(ids, attention)
@@ -83,6 +149,32 @@ def test_finished_rows_leave_the_cache(house):
     wanted[2] = False
     _check(passes(ids, attention, wanted), exact, wanted)
     assert passes.cached_passes == 2
+
+
+def test_finished_rows_leave_with_their_committed_tokens(house):
+    ids, attention, slots = _batch(house)
+    recording = _Recording(house)
+    passes = ModelPasses(recording, slots, refresh=10)
+    passes(ids, attention, slots)
+    changed = ids.clone()
+    changed[0, 5:12] = 25                  # row 0 committed everything: it leaves
+    changed[1, 30] = 26
+    changed[2, 10] = 27
+    wanted = slots & (changed == house.mask_id)
+    kept = torch.tensor([1, 2])
+    out = passes(changed, attention, wanted)
+    assert recording.recomputed[-1] == _positions((wanted | (changed != ids))[kept])
+    expected = _all_slots_pass(house, changed[kept], attention[kept], ids[kept], slots[kept], wanted[kept])
+    _check(out[kept], expected, wanted[kept])
+    # Row 1 leaves too; row 2 goes on from what it had.
+    again = changed.clone()
+    again[1, 20:24] = again[1, 31:33] = 28
+    again[2, 11] = 29
+    wanted = slots & (again == house.mask_id)
+    assert wanted[1].sum() == 0
+    out = passes(again, attention, wanted)
+    assert recording.recomputed[-1] == _positions((wanted | (again != changed))[2:])
+    assert torch.isfinite(out[wanted]).all()
 
 
 def test_a_denoiser_without_sparse_logits_gets_full_passes(house):
