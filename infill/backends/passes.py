@@ -26,7 +26,7 @@ import torch
 
 class ModelPasses:
     """``logits_fn(ids, attention, wanted) -> (B, L, V)`` for ``sample``; positions not in
-    ``wanted`` hold garbage. ``slots`` ((B, L) bool) are the positions that change between
+    ``wanted`` hold garbage, and the next call reuses the tensor. ``slots`` ((B, L) bool) are the positions that change between
     passes (the span slots): a cached pass gives logits at slots only."""
 
     def __init__(self, denoiser, slots: torch.Tensor, refresh: int = 1) -> None:
@@ -42,6 +42,7 @@ class ModelPasses:
         self.full_passes = 0
         self.cached_passes = 0
         self.recomputed = 0         # positions computed in cached passes
+        self._out: torch.Tensor | None = None
 
     def __call__(self, ids: torch.Tensor, attention: torch.Tensor,
                  wanted: torch.Tensor | None = None) -> torch.Tensor:
@@ -61,12 +62,20 @@ class ModelPasses:
             values = self._cached_pass(ids[rows], rows, sub_wanted)
         else:
             values = self._full_pass(ids[rows], attention[rows], rows, sub_wanted)
-        out = torch.empty(ids.shape + values.shape[-1:], dtype=torch.float32)  # (B, L, V)
+        out = self._output(ids.shape + values.shape[-1:])                       # (B, L, V)
         b, p = sub_wanted.nonzero(as_tuple=True)
         out[rows[b], p] = values                                                 # (N, V)
         return out
 
     # -- internals -------------------------------------------------------------------------
+
+    def _output(self, shape: torch.Size) -> torch.Tensor:
+        """The float32 tensor the sparse passes return: one for the run, overwritten at the
+        wanted positions by each call (the sampler reads a pass's logits before the next).
+        A fresh one per pass, ~100 MB for a batch of windows, cost ~4 ms in page faults."""
+        if self._out is None or self._out.shape != shape:
+            self._out = torch.empty(shape, dtype=torch.float32)
+        return self._out
 
     def _use_cache(self, rows: torch.Tensor) -> bool:
         if not self.cached or self._cache is None or self._age >= self.refresh - 1:
