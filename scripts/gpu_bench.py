@@ -30,6 +30,7 @@ proves the script end to end (tests/test_gpu_bench_script.py).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -238,7 +239,7 @@ def bench_house(m, plan: Plan, device: str, model: Path) -> None:
         m("forward", f"{rows} x {width}", lambda rows=rows: house_forward(net, rows, width, 48, device, plan))
 
     codec = filler.denoiser.codec
-    count = lambda text: len(codec.encode(text))  # noqa: E731
+    count = functools.lru_cache(maxsize=None)(lambda text: len(codec.encode(text)))
     records = bench.load_records()
     configured = FillOptions(candidates=1)
 
@@ -251,7 +252,8 @@ def bench_house(m, plan: Plan, device: str, model: Path) -> None:
                 "passes_per_fill": mine["passes_per_fill"], "tokens_per_s": mine["tokens_per_s"],
                 "reference_p50_ms": ref["p50_ms"], "reference_passes_per_fill": ref["passes_per_fill"],
                 "latency_vs_reference": latency, "passes_vs_reference": passes,
-                "target_p50_ms": TARGETS["single_fill_p50_ms"]}
+                "target_p50_ms": TARGETS["single_fill_p50_ms"],
+                "met": mine["p50_ms"] < TARGETS["single_fill_p50_ms"]}
 
     m("single_fill", "one hole per fill", single)
     for holes in plan.hole_counts:
@@ -291,7 +293,8 @@ def house_batched(filler, records: list[dict], holes: int, count, options) -> di
     filled = sum(s.tokens for s in result.spans)
     return {"file_tokens": work.tokens, "filled_tokens": filled, "passes": result.forward_passes,
             "seconds": seconds, "filled_tokens_per_s": filled / seconds,
-            "target_tokens_per_s": TARGETS["batched_filled_tokens_per_s"]}
+            "target_tokens_per_s": TARGETS["batched_filled_tokens_per_s"],
+            "met": filled / seconds >= TARGETS["batched_filled_tokens_per_s"]}
 
 
 # -- LLaDA and Dream, random weights -----------------------------------------------------------
@@ -442,6 +445,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "house")
     args = parser.parse_args()
     clock = Clock(args.deadline)
+    if str(ROOT) not in sys.path:  # run without PYTHONPATH=.: infill is imported lazily below
+        sys.path.insert(0, str(ROOT))
     plan = TINY_PLAN if args.tiny else Plan()
     sections = [s for s in args.sections.split(",") if s]
     unknown = set(sections) - set(SECTIONS)

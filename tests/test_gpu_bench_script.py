@@ -83,3 +83,30 @@ def test_a_failing_section_is_recorded_and_the_next_one_runs(tmp_path):
     assert house["status"] == "0 ok, 1 failed, 0 skipped"
     assert house["rows"][0]["kind"] == "load" and house["rows"][0]["error"]
     assert data["sections"]["llada"]["status"] == "ok"
+
+
+def test_full_shapes_are_the_released_models(monkeypatch):
+    """8.0B and 7.6B parameters (16.0 and 15.2 GB in bf16), and the same special ids and
+    numerics as the released configs that tests/dllm_tiny.py copies."""
+    import importlib.util
+    import math
+
+    from dllm_tiny import DREAM_CONFIG, LLADA_CONFIG
+
+    from infill.backends import dream, llada, native
+
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "scripts" / "gpu_bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_bench", bench)  # its dataclass looks itself up there
+    spec.loader.exec_module(bench)
+    for module, config, released, billions in ((llada, bench.LLADA_8B, LLADA_CONFIG, 8.016),
+                                               (dream, bench.DREAM_7B, DREAM_CONFIG, 7.616)):
+        arch = module.arch_from_config(dict(config), Path("x"))
+        count = sum(math.prod(shape) for shape in native.expected_shapes(arch).values())
+        assert round(count / 1e9, 3) == billions
+        tiny = module.arch_from_config(dict(released), Path("x"))
+        for field in ("vocab_size", "rope_theta", "norm_eps", "max_context", "qkv_bias", "tied",
+                      "rope_float32", "embed_scale", "logit_scale"):
+            assert getattr(arch, field) == getattr(tiny, field), field
+        for key in ("mask_token_id", "eos_token_id"):
+            assert config[key] == released[key]
