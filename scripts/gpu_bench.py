@@ -116,7 +116,7 @@ class Results:
 
     def save(self) -> None:
         self.data["meta"]["elapsed_s"] = round(time.monotonic() - self.started, 1)
-        for name, text in (("gpu_bench.json", json.dumps(self.data, indent=1) + "\n"),
+        for name, text in (("gpu_bench.json", json.dumps(self.data, indent=1, default=str) + "\n"),
                            ("gpu_bench.md", markdown(self.data))):
             staging = self.out / f".{name}.tmp"
             staging.write_text(text, encoding="utf-8")
@@ -126,10 +126,11 @@ class Results:
 def markdown(data: dict) -> str:
     """The results as Markdown: the machine, then a table per kind of row in each section."""
     meta = data["meta"]
+    shapes = "tiny shapes (a CPU check)" if meta["plan"]["tiny"] else "full shapes"
     lines = ["# GPU benchmarks (scripts/gpu_bench.py)", "",
              f"{meta['date']}; {meta['device_name']}; torch {meta['torch']}, CUDA {meta['cuda']}, "
-             f"Python {meta['python']}; {'tiny shapes (a CPU check)' if meta['plan']['tiny'] else 'full shapes'}; "
-             f"deadline {meta['deadline_s']} s, {meta['elapsed_s']} s spent.", "",
+             f"Python {meta['python']}; {shapes}; deadline {meta['deadline_s']} s, "
+             f"{meta['elapsed_s']} s spent.", "",
              f"Targets (house model): {data['targets']}.", ""]
     for name, part in data["sections"].items():
         lines += [f"## {name}: {part['title']}", "", f"status: {part['status']}", ""]
@@ -257,7 +258,8 @@ def bench_house(m, plan: Plan, device: str, model: Path) -> None:
 
     m("single_fill", "one hole per fill", single)
     for holes in plan.hole_counts:
-        m("batched_fill", f"{holes} holes", lambda holes=holes: house_batched(filler, records, holes, count, configured))
+        m("batched_fill", f"{holes} holes",
+          lambda holes=holes: house_batched(filler, records, holes, count, configured))
 
 
 def house_forward(net, rows: int, width: int, slots: int, device: str, plan: Plan) -> dict:
@@ -425,10 +427,10 @@ def dllm_sample(model, module, config: dict, family: str, batch: int, plan: Plan
 
 def describe_machine(device: str, plan: Plan, deadline: float) -> dict:
     cuda = device.startswith("cuda")
-    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-            "device": device,
-            "device_name": torch.cuda.get_device_name(0) if cuda else platform.processor() or platform.machine(),
-            "device_memory_gb": round(torch.cuda.get_device_properties(0).total_memory / 1e9, 1) if cuda else None,
+    name = torch.cuda.get_device_name(0) if cuda else platform.processor() or platform.machine()
+    memory = torch.cuda.get_device_properties(0).total_memory / 1e9 if cuda else None
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "device": device,
+            "device_name": name, "device_memory_gb": memory and round(memory, 1),
             "torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
             "command": " ".join(sys.argv), "deadline_s": deadline, "plan": asdict(plan),
             "note": "llada/dream use random weights: their fills are noise; speed and memory only"}

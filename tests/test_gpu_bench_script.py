@@ -44,7 +44,8 @@ def positive(row: dict, *keys: str) -> None:
 def test_tiny_run_measures_every_section(tmp_path):
     data = run_bench(tmp_path / "out")
     assert data["meta"]["plan"]["tiny"] and data["meta"]["torch"] == __import__("torch").__version__
-    assert {s: p["status"] for s, p in data["sections"].items()} == {"house": "ok", "llada": "ok", "dream": "ok"}
+    assert {s: p["status"] for s, p in data["sections"].items()} == {
+        "house": "ok", "llada": "ok", "dream": "ok"}
     for row in rows(data, "house", "forward"):
         positive(row, "ms_per_pass", "slots_per_s")
     single = rows(data, "house", "single_fill")[0]
