@@ -162,12 +162,15 @@ class Clock:
         return self.end - time.monotonic()
 
 
-def measure(results: Results, clock: Clock, section: str, kind: str, name: str, run) -> dict | None:
-    """One measurement: ``run()`` -> a dict of numbers, unless the deadline has passed. The
-    row (its numbers, or the error, or "skipped") is saved at once; returns the numbers or None."""
+def measure(results: Results, clock: Clock, section: str, kind: str, name: str, run,
+            expect: float = 0.0) -> dict | None:
+    """One measurement: ``run()`` -> a dict of numbers, unless the deadline has passed or
+    would pass in the ``expect`` seconds it should take. The row (its numbers, or the error,
+    or "skipped") is saved at once; returns the numbers or None."""
     row = {"kind": kind, "name": name}
-    if clock.left() <= 0:
-        results.add(section, row | {"status": "skipped", "why": "deadline"})
+    if clock.left() <= expect:
+        why = "deadline" if clock.left() <= 0 else f"would end after the deadline (about {expect:.0f} s)"
+        results.add(section, row | {"status": "skipped", "why": why})
         return None
     started = time.monotonic()
     try:
@@ -342,16 +345,30 @@ def bench_dllm(m, plan: Plan, device: str, family: str) -> None:
     if not m("build", "random weights", build):
         return
     model = state["model"]
+    last = None  # (seconds, size) of the last row of a kind: the next one's cost, scaled
     for batch in plan.batches:
         for length in plan.lengths:
-            m("forward", f"{batch} x {length}",
-              lambda b=batch, n=length: dllm_forward(model, b, n, plan.slots, device, plan))
+            value = m("forward", f"{batch} x {length}",
+                      lambda b=batch, n=length: dllm_forward(model, b, n, plan.slots, device, plan),
+                      expect=scaled(last, batch * length))
+            if value:
+                last = (value["ms_per_step"] / 1000 * (plan.repeats + 2), batch * length)
+    last = None
     for batch in plan.sample_batches:
-        m("sample", f"{batch} x {plan.sample_length}",
-          lambda b=batch: dllm_sample(model, module, config, family, b, plan, device))
+        value = m("sample", f"{batch} x {plan.sample_length}",
+                  lambda b=batch: dllm_sample(model, module, config, family, b, plan, device),
+                  expect=scaled(last, batch))
+        if value:
+            last = (value["seconds"], batch)
     del state["model"], model
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
+
+
+def scaled(last: tuple[float, int] | None, size: int) -> float:
+    """The seconds a row of ``size`` should take, from the last row of its kind (seconds,
+    size), if its cost grows with the size (an underestimate when it grows faster)."""
+    return 0.0 if last is None else last[0] * size / last[1]
 
 
 def dllm_forward(model, batch: int, length: int, slots: int, device: str, plan: Plan) -> dict:
@@ -459,8 +476,8 @@ def main() -> int:
           f"Python {meta['python']}; deadline {args.deadline:.0f} s; out {args.out}", flush=True)
     results = Results(Path(args.out), meta, sections)
     for section in sections:
-        def m(kind, name, run, section=section):
-            return measure(results, clock, section, kind, name, run)
+        def m(kind, name, run, expect=0.0, section=section):
+            return measure(results, clock, section, kind, name, run, expect)
         try:
             if section == "house":
                 bench_house(m, plan, args.device, args.model)

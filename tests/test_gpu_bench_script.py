@@ -86,20 +86,38 @@ def test_a_failing_section_is_recorded_and_the_next_one_runs(tmp_path):
     assert data["sections"]["llada"]["status"] == "ok"
 
 
-def test_full_shapes_are_the_released_models(monkeypatch):
+@pytest.fixture
+def bench(monkeypatch):
+    """scripts/gpu_bench.py as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "scripts" / "gpu_bench.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "gpu_bench", module)  # its dataclass looks itself up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_measurement_that_would_pass_the_deadline_is_skipped(bench, tmp_path):
+    results = bench.Results(tmp_path, bench.describe_machine("cpu", bench.TINY_PLAN, 60), ["house"])
+    clock = bench.Clock(60)
+    assert bench.measure(results, clock, "house", "forward", "a", lambda: {"ms": 1.0}, expect=5) == {"ms": 1.0}
+    assert bench.measure(results, clock, "house", "forward", "b", lambda: {"ms": 1.0}, expect=120) is None
+    rows = json.loads((tmp_path / "gpu_bench.json").read_text())["sections"]["house"]["rows"]
+    assert [r["status"] for r in rows] == ["ok", "skipped"]
+    assert rows[1]["why"].startswith("would end after the deadline")
+    assert bench.scaled((2.0, 8), 32) == 8.0 and bench.scaled(None, 32) == 0.0
+
+
+def test_full_shapes_are_the_released_models(bench):
     """8.0B and 7.6B parameters (16.0 and 15.2 GB in bf16), and the same special ids and
     numerics as the released configs that tests/dllm_tiny.py copies."""
-    import importlib.util
     import math
 
     from dllm_tiny import DREAM_CONFIG, LLADA_CONFIG
 
     from infill.backends import dream, llada, native
 
-    spec = importlib.util.spec_from_file_location("gpu_bench", ROOT / "scripts" / "gpu_bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "gpu_bench", bench)  # its dataclass looks itself up there
-    spec.loader.exec_module(bench)
     for module, config, released, billions in ((llada, bench.LLADA_8B, LLADA_CONFIG, 8.016),
                                                (dream, bench.DREAM_7B, DREAM_CONFIG, 7.616)):
         arch = module.arch_from_config(dict(config), Path("x"))
