@@ -26,8 +26,9 @@ import torch
 
 class ModelPasses:
     """``logits_fn(ids, attention, wanted) -> (B, L, V)`` for ``sample``; positions not in
-    ``wanted`` hold garbage, and the next call reuses the tensor. ``slots`` ((B, L) bool) are the positions that change between
-    passes (the span slots): a cached pass gives logits at slots only."""
+    ``wanted`` hold garbage, and the next call reuses the tensor. ``slots`` ((B, L) bool)
+    are the positions that change between passes (the span slots): a cached pass gives
+    logits at slots only."""
 
     def __init__(self, denoiser, slots: torch.Tensor, refresh: int = 1) -> None:
         self.denoiser = denoiser
