@@ -102,26 +102,26 @@ def _all_slots_pass(house, ids, attention, before, slots, wanted):
     return out
 
 
-def test_cached_pass_recomputes_the_read_and_the_changed_positions_only(house):
+def test_a_cached_pass_recomputes_the_open_spans_and_what_changed(house):
     ids, attention, slots = _batch(house)
     recording = _Recording(house)
     passes = ModelPasses(recording, slots, refresh=10)
     passes(ids, attention, slots)                   # the full pass
     first = ids.clone()
-    first[0, 5], first[0, 6], first[1, 20] = 25, house.null_id, 26   # committed
+    first[1, 20:24] = torch.tensor([25, 26, 27, house.null_id])   # row 1's first span: written
+    first[0, 5] = 28                                               # row 0's span: still open
     wanted = slots & (first == house.mask_id)
     passes(first, attention, wanted)
-    assert recording.recomputed[-1] == _positions(wanted | (first != ids))
-    assert passes.recomputed == int(wanted.sum()) + 3
-    # Next pass: only the new commit besides the read slots; the earlier ones keep their
-    # keys and values, like the context.
+    # Every open span whole, and the span written since the last pass.
+    assert recording.recomputed[-1] == [list(range(5, 12)), [20, 21, 22, 23, 30, 31, 32],
+                                        list(range(10, 14))]
     second = first.clone()
-    second[1, 21] = 27
+    second[0, 6] = 29
     wanted = slots & (second == house.mask_id)
     passes(second, attention, wanted)
-    assert recording.recomputed[-1] == _positions(wanted | (second != first))
-    assert 5 not in recording.recomputed[-1][0] and 20 not in recording.recomputed[-1][1]
-    assert passes.cached_passes == 2
+    # The finished span keeps its keys and values now, like the context.
+    assert recording.recomputed[-1] == [list(range(5, 12)), [30, 31, 32], list(range(10, 14))]
+    assert passes.cached_passes == 2 and passes.recomputed == 7 + 7 + 4 + 7 + 3 + 4
 
 
 def test_recomputing_changed_slots_only_equals_recomputing_every_slot_when_the_rest_is_read(house):
@@ -163,7 +163,7 @@ def test_finished_rows_leave_with_their_committed_tokens(house):
     wanted = slots & (changed == house.mask_id)
     kept = torch.tensor([1, 2])
     out = passes(changed, attention, wanted)
-    assert recording.recomputed[-1] == _positions((wanted | (changed != ids))[kept])
+    assert recording.recomputed[-1] == [[20, 21, 22, 23, 30, 31, 32], [10, 11, 12, 13]]
     expected = _all_slots_pass(house, changed[kept], attention[kept], ids[kept], slots[kept], wanted[kept])
     _check(out[kept], expected, wanted[kept])
     # Row 1 leaves too; row 2 goes on from what it had.
@@ -173,7 +173,7 @@ def test_finished_rows_leave_with_their_committed_tokens(house):
     wanted = slots & (again == house.mask_id)
     assert wanted[1].sum() == 0
     out = passes(again, attention, wanted)
-    assert recording.recomputed[-1] == _positions((wanted | (again != changed))[2:])
+    assert recording.recomputed[-1] == [[10, 11, 12, 13]]
     assert torch.isfinite(out[wanted]).all()
 
 

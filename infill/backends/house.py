@@ -7,7 +7,7 @@ bf16 natively and on CUDA, float32 elsewhere (``cpu.pick_dtype``; ``INFILL_DTYPE
 
 Beyond the ``Denoiser`` protocol it answers the two questions that make a pass cheap:
 logits at chosen positions only (``logits_at``), and a context cache (``encode`` once, then
-``logits_active`` for the slots that are read or changed).
+``logits_active`` for the slots of the spans being written, and what changed).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ Three ways in:
 - ``encode(ids, attention)``: a full pass that also returns every layer's keys and values
   (a ``KVCache``) for the context cache;
 - ``logits_active(ids, positions, cache, ...)``: recompute only the positions in
-  ``positions`` (the slots read or changed since the last pass), attending to the cached
+  ``positions`` (the slots being written, and what changed), attending to the cached
   keys and values of the rest (Fast-dLLM's dual cache); their keys and values are written
   into the cache.
 """

@@ -8,12 +8,14 @@ Three savings, each a plain consequence of what the sampler reads:
 - **Finished rows leave the batch.** A row with nothing left to read (a window or candidate
   already filled) is not run at all.
 - **Context cache** (``refresh`` > 1; Fast-dLLM's dual cache): a full pass every ``refresh``
-  passes keeps every layer's keys and values; in between, a cached pass recomputes only the
-  positions it must: those whose logits are read (``wanted``) and those whose token changed
-  since their keys and values were computed (slots committed since the last pass). The rest,
-  context and unchanged committed slots alike, keep their cached keys and values; their
-  hidden states go stale as slots fill (that is the approximation), and the refresh bounds
-  how stale. ``refresh=1`` is the exact, uncached forward.
+  passes keeps every layer's keys and values; in between, a cached pass recomputes every slot
+  of the spans still being written (a run of consecutive slots with a position read,
+  ``wanted``), and any other position whose token changed since its keys and values were
+  computed. The rest, context and the slots of finished spans alike, keep their cached keys
+  and values; their hidden states go stale as slots fill (that is the approximation), and
+  the refresh bounds how stale. ``refresh=1`` is the exact, uncached forward. (Recomputing
+  only the read and changed slots of open spans too was measured: 2-6 points less
+  parse-valid on the Python sets, for 20% of a 16-hole fill.)
 
 Works with any denoiser: one without ``logits_at`` (transformers' models) gets full passes
 over the rows that still need them; one without ``encode`` gets no cache.
@@ -99,15 +101,25 @@ class ModelPasses:
             self._cache, self._seen, self._rows = self._cache.select(keep), self._seen[keep], rows
         if bool((wanted & ~self.slots[rows]).any()):
             raise ValueError("the cached pass gives logits at slot positions only")
-        # Read, or changed since its keys and values were computed: every other position
-        # keeps them. Afterwards the whole cache matches ``ids``.
-        active = wanted | (ids != self._seen)                                    # (b, L)
+        # A span being written, or changed since its keys and values were computed: every
+        # other position keeps them. Afterwards the whole cache matches ``ids``.
+        active = _open_spans(self.slots[rows], wanted) | (ids != self._seen)    # (b, L)
         positions, valid = _active_positions(active)                            # (b, A)
         self.recomputed += int(valid.sum())
         self._seen = ids.clone()
         # ``where`` lists the wanted positions in position order: the row-major order of ``wanted``.
         where = wanted.gather(1, positions) & valid
         return self.denoiser.logits_active(ids.gather(1, positions), positions, self._cache, where)
+
+
+def _open_spans(slots: torch.Tensor, wanted: torch.Tensor) -> torch.Tensor:
+    """(b, L) bool: the slots of every run of consecutive slots that holds a ``wanted``
+    position (a span still being written), and ``wanted`` itself."""
+    starts = slots.clone()
+    starts[:, 1:] &= ~slots[:, :-1]
+    run = starts.long().cumsum(dim=1) * slots                                   # (b, L): 1.. per run
+    run = run + torch.arange(slots.shape[0])[:, None] * (slots.shape[1] + 1)    # unique per row
+    return wanted | (slots & torch.isin(run, run[wanted]))
 
 
 def _active_positions(active: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
