@@ -120,6 +120,10 @@ def shape_text(text: str, span: Span, whole_line: bool = False) -> str:
     if whole_line:
         lines = text.rstrip("\r\n").split("\n")
         if span.max_lines:
+            # The lines asked for are lines of text: blank lines the model wrote first
+            # would take their place (a one-line hole filled with nothing but a newline).
+            while len(lines) > 1 and not lines[0].strip():
+                lines.pop(0)
             lines = lines[:span.max_lines]
         body = "\n".join(lines)
         return body + "\n" if body.strip() else ""

@@ -136,6 +136,10 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
                 tokens, probs, logp, chosen = _plan_with_nulls(
                     row, null_id, row_options[b], batch.generators[b], last, steps_left,
                     previous[b, where])
+                if batch.text_first is not None and not last:
+                    chosen = _never_close_blank(chosen, where, tokens, ids[b], masked[b],
+                                                batch.text_first[b], batch.slot_ranges[b],
+                                                null_id, batch.blank_ids)
             previous[b, where] = tokens
             pos = where[chosen]
             ids[b, pos] = tokens[chosen]
@@ -268,6 +272,28 @@ def _must_write(ids: torch.Tensor, masked: torch.Tensor, text_first: torch.Tenso
             if token != null_id and token not in blank_ids:
                 break
     return must, last_chance
+
+
+def _never_close_blank(chosen: torch.Tensor, where: torch.Tensor, tokens: torch.Tensor,
+                       ids: torch.Tensor, masked: torch.Tensor, text_first: torch.Tensor, ranges,
+                       null_id: int, blank_ids: frozenset[int]) -> torch.Tensor:
+    """``chosen`` without the nulls that would close a hole where code goes (``text_first``)
+    with only whitespace in it: committing whitespace and the rest as null in one pass
+    (the early stop) would pass by the last-chance rule of ``_must_write``. Those nulls stay
+    masked, and the next pass must write text there."""
+    pos = where[chosen]                                              # (c,) row positions
+    new = tokens[chosen]                                             # (c,)
+    drop = torch.zeros_like(chosen, dtype=torch.bool)
+    for start, end in ranges or ():
+        if end <= start or not bool(text_first[start]):
+            continue
+        inside = (pos >= start) & (pos < end)
+        if int(inside.sum()) < int(masked[start:end].sum()):
+            continue                                                 # the span stays open
+        written = [int(t) for t in ids[start:end][~masked[start:end]]] + new[inside].tolist()
+        if all(t == null_id or t in blank_ids for t in written):
+            drop |= inside & (new == null_id)
+    return chosen[~drop]
 
 
 def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,

@@ -31,6 +31,7 @@ def test_a_whole_line_hole_is_filled_with_complete_lines():
     assert shape_text("  \n", hole, whole_line=True) == ""
     capped = Span(10, 10, HOLE, max_lines=1)
     assert shape_text("    y = 1\n    z = 2\n", capped, whole_line=True) == "    y = 1\n"
+    assert shape_text("\n\n    y = 1\n    z = 2\n", capped, whole_line=True) == "    y = 1\n"
     # A hole followed by its own line break is the rest of a line: no newline is added.
     inline = "def f(x):\n    return \n"
     assert not is_whole_line(inline, Span(21, 21, HOLE))
@@ -168,7 +169,8 @@ def test_a_hole_where_code_goes_gets_text_even_when_the_model_expects_nothing(ml
     assert prose.spans[0].tokens == 0  # in prose an empty fill is the model's choice
 
 
-def test_a_hole_where_code_goes_does_not_end_as_whitespace(mlm_filler, monkeypatch):
+@pytest.mark.parametrize("strategy", ["confidence", "parallel"])  # parallel: the early stop
+def test_a_hole_where_code_goes_does_not_end_as_whitespace(mlm_filler, monkeypatch, strategy):
     d = mlm_filler.denoiser
     real = d.logits
     space = d.codec.encode("    ")[0]
@@ -180,5 +182,6 @@ def test_a_hole_where_code_goes_does_not_end_as_whitespace(mlm_filler, monkeypat
         return logits
 
     monkeypatch.setattr(d, "logits", indent_then_nothing)
-    result = mlm_filler.fill_spans("def f():\n\n    return 1\n", [Span(9, 9, HOLE)], "python")
+    result = mlm_filler.fill_spans("def f():\n\n    return 1\n", [Span(9, 9, HOLE)], "python",
+                                    options=FillOptions(strategy=strategy))
     assert result.spans[0].text.strip()  # after the whitespace, a slot had to hold text
