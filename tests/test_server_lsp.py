@@ -52,8 +52,15 @@ class Session:
         self.progress: list[object] = []
         self.frame_notes: list[dict] = []
         self.messages: list[str] = []
+        self.asked: list[str] = []        # window/showMessageRequest messages
+        self.answer: str | None = None    # the action title the user picks
         self.cancel_progress_at_first_report = False
         c = self.client
+
+        @c.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
+        def ask(ls, params: types.ShowMessageRequestParams):
+            self.asked.append(params.message)
+            return None if self.answer is None else types.MessageActionItem(title=self.answer)
 
         @c.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(ls, params: types.ApplyWorkspaceEditParams):
@@ -321,6 +328,35 @@ def test_the_server_speaks_lsp_on_a_socket(transport, tiny_model_dir, tiny_fille
     if transport != "tcp":
         assert not where["unix_socket"].exists()  # and removed its socket
         where["unix_socket"].parent.rmdir()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer", ["Apply anyway", "Discard"])
+def test_a_fill_the_guard_refuses_is_applied_only_when_the_user_says_so(answer, tiny_model_dir,
+                                                                        tiny_filler, tmp_path):
+    start = SOURCE.index("    return a - b")
+    span = Span(start, len(SOURCE), REWRITE, block=True, line=6)
+    # The tiny random model rewrites the body as one line at column 0: `def sub` loses it.
+    assert guard_reason(SOURCE, SOURCE, [span], tiny_filler.fill_spans(
+        SOURCE, [span], "python", 0, path=str(tmp_path / "calc.py"))) is not None
+
+    async def scenario():
+        async with Session(tiny_model_dir, tmp_path, frames=False) as s:
+            s.answer = answer
+            uri = s.open("calc.py", SOURCE)
+            (_, rewrite) = await s.actions(uri, _range((5, 0), (6, 0)))
+            result = await s.run(rewrite)
+            (asked,) = s.asked
+            assert asked.startswith("infill: line 6: the fill does not parse")
+            if answer == "Discard":
+                assert result["applied"] is False and "does not parse" in result["guard"]
+                assert s.edits == []
+            else:
+                assert result["applied"] is True
+                rewritten = apply_edits(SOURCE, _edits_of(s.edits[-1], uri))
+                assert rewritten == _expected(tiny_filler, tmp_path / "calc.py", SOURCE, [span])
+
+    asyncio.run(scenario())
 
 
 def test_the_quality_guard_names_a_fill_that_would_not_parse():
