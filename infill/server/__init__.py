@@ -106,8 +106,6 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def start_unix(server: Any, path: str) -> None:
     """The language server on a Unix socket (pygls ships stdio, TCP and websockets)."""
-    import os
-
     from pygls.io_ import run_async
 
     from infill.server.usersock import listen_at
@@ -123,16 +121,16 @@ def start_unix(server: Any, path: str) -> None:
         server.shutdown()
 
     async def main() -> None:
-        listener = await asyncio.start_unix_server(connection, sock=listen_at(_path(path)))
+        listener = await asyncio.start_unix_server(connection, sock=listen_at(where))
         server._server = listener
         async with listener:
             try:
                 await listener.serve_forever()
             except asyncio.CancelledError:
                 pass
-        if os.path.exists(path):
-            os.unlink(path)
+        where.unlink(missing_ok=True)
 
+    where = _path(path)
     asyncio.run(main())
 
 
