@@ -128,14 +128,20 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
                 if last_chance.any() and batch.blank_ids:
                     blank = torch.tensor(sorted(batch.blank_ids))
                     row[last_chance[where].nonzero().flatten()[:, None], blank[None, :]] = -math.inf
+            span_of = None
+            if (STRATEGIES[options.strategy].per_span and batch.slot_ranges is not None
+                    and len(batch.slot_ranges[b]) > 1):
+                span_of = _span_of(where, batch.slot_ranges[b])
             if null_id is None:
                 tokens, probs, logp = pick_tokens(row, row_options[b], batch.generators[b])
                 chosen = choose_commits(probs, options, 1 if last else steps_left,
                                         row, batch.generators[b], previous[b, where] == tokens)
+                if span_of is not None and not last:
+                    chosen = _one_per_span(chosen, torch.arange(where.numel()), probs, span_of)
             else:
                 tokens, probs, logp, chosen = _plan_with_nulls(
                     row, null_id, row_options[b], batch.generators[b], last, steps_left,
-                    previous[b, where])
+                    previous[b, where], span_of)
                 if batch.text_first is not None and not last:
                     chosen = _never_close_blank(chosen, where, tokens, ids[b], masked[b],
                                                 batch.text_first[b], batch.slot_ranges[b],
@@ -152,6 +158,28 @@ def sample(logits_fn: LogitsFn, batch: Batch, options: SamplerOptions, *,
         if on_step:
             on_step(record, ids, confidence)
     return SampleOutput(ids, confidence, logprob, records, passes)
+
+
+def _span_of(where: torch.Tensor, ranges: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """(n,) the index of the span each masked position in ``where`` belongs to."""
+    span_of = torch.full_like(where, -1)
+    for i, (start, end) in enumerate(ranges):
+        span_of[(where >= start) & (where < end)] = i
+    return span_of
+
+
+def _one_per_span(chosen: torch.Tensor, eligible: torch.Tensor, scores: torch.Tensor,
+                  span_of: torch.Tensor) -> torch.Tensor:
+    """``chosen`` plus, for every span with an ``eligible`` slot but nothing chosen, its
+    best-scoring eligible slot (indices into the row's masked slots, sorted)."""
+    have = set(span_of[chosen].tolist())
+    extra = []
+    for span in sorted(set(span_of[eligible].tolist()) - have):
+        members = eligible[span_of[eligible] == span]
+        extra.append(members[scores[members].argmax()])
+    if not extra:
+        return chosen
+    return torch.cat([chosen, torch.stack(extra)]).sort().values
 
 
 def current_blocks(where: torch.Tensor, ranges: Sequence[tuple[int, int]], size: int) -> torch.Tensor:
@@ -298,7 +326,8 @@ def _never_close_blank(chosen: torch.Tensor, where: torch.Tensor, tokens: torch.
 
 def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
                      generator: torch.Generator, last: bool, steps_left: int,
-                     previous: torch.Tensor | None = None):
+                     previous: torch.Tensor | None = None,
+                     span_of: torch.Tensor | None = None):
     """Which slots to commit, for a model with a "nothing here" token.
 
     A slot counts as text while the model finds text more likely than null there
@@ -323,6 +352,8 @@ def _plan_with_nulls(row: torch.Tensor, null_id: int, options: SamplerOptions,
     stable = None if previous is None else (previous == tokens)[text_at]
     chosen = text_at[choose_commits(logp[text_at].exp(), options, steps_left, text_row[text_at],
                                     generator, stable)]
+    if span_of is not None:  # the strategy's minimum per span, not per row
+        chosen = _one_per_span(chosen, text_at, logp.exp(), span_of)
     if STRATEGIES[options.strategy].early_stop and chosen.numel() == text_at.numel():
         # Every text slot is written now: the slots the model finds more likely empty than
         # not (P(null) > EARLY_NULL) are committed as nulls in the same pass, where the

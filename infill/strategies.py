@@ -65,6 +65,9 @@ class Strategy:
     # Early stop: once every text slot of a row is committed, its other slots (those the
     # model expects to stay empty) are committed as nulls in the same pass, not the next.
     early_stop: bool = False
+    # At least one commit per span per pass (not per row): holes that share a window fill
+    # side by side, as each would alone, instead of taking turns.
+    per_span: bool = False
 
 
 def _best(priority: Any, k: int) -> Any:
@@ -109,15 +112,17 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "the k most probable predictions, k spread evenly over the steps left "
              "(LLaDA's low-confidence remasking)"),
     Strategy("threshold", by_threshold,
-             "every prediction above τ (--threshold), at least one per step (Fast-dLLM)"),
+             "every prediction above τ (--threshold), at least one per span per step "
+             "(Fast-dLLM)", per_span=True),
     Strategy("margin", by_margin,
              "the k predictions with the largest gap between the two most likely tokens"),
     Strategy("entropy", by_entropy,
              "the k predictions with the lowest entropy (Dream)"),
     Strategy("random", at_random, "k slots at random, from the row's seeded generator"),
     Strategy("parallel", by_agreement,
-             "every prediction above τ or unchanged since the last pass, at least one; once "
-             "the text is written, the slots likely empty in the same pass (fewest passes)", early_stop=True),
+             "every prediction above τ or unchanged since the last pass, at least one per span; once "
+             "the text is written, the slots likely empty in the same pass (fewest passes)",
+             early_stop=True, per_span=True),
 )}
 
 

@@ -221,3 +221,23 @@ def test_parallel_waits_for_a_prediction_that_changes():
     out = run(wavering, ids, attention, slots, MASK, SamplerOptions(strategy="parallel",
                                                                    threshold=0.99), gens(1))
     assert [len(s.committed[0]) for s in out.steps] == [1, 1, 1]
+
+
+@pytest.mark.parametrize("null_id", [None, 7])
+def test_threshold_commits_at_least_one_slot_per_span_per_pass(null_id):
+    """Two holes in one row fill side by side, as each would alone: with nothing above τ,
+    every pass commits each span's surest slot, not one slot for the whole row."""
+    ids, attention, slots = make_batch(rows=1, slot_range=(10, 14))
+    slots[0, 20:24] = True
+    ids[slots] = MASK
+    options = SamplerOptions(strategy="threshold", threshold=0.99)
+    out = run(mock_logits, ids, attention, slots, MASK, options, gens(1), null_id=null_id,
+              slot_ranges=[[(10, 14), (20, 24)]])
+    assert out.forward_passes == 4                       # one row alone would take 8
+    for step in out.steps:
+        committed = step.committed[0]
+        assert sum(10 <= p < 14 for p in committed) == 1 and sum(20 <= p < 24 for p in committed) == 1
+    # The one-token reference still takes one slot per pass for the row.
+    reference = run(mock_logits, ids, attention, slots, MASK, SamplerOptions(), gens(1),
+                    null_id=null_id, slot_ranges=[[(10, 14), (20, 24)]])
+    assert reference.forward_passes == 8
