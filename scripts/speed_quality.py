@@ -37,6 +37,7 @@ def default_schedules() -> dict[str, dict]:
     for refresh in (4, 8):
         out[f"parallel τ=0.9 cache {refresh}"] = {"strategy": "parallel", "threshold": 0.9,
                                                   "cache_refresh": refresh}
+    out["threshold τ=0.9 cache 4"] = {"strategy": "threshold", "threshold": 0.9, "cache_refresh": 4}
     for steps in (1, 2):
         out[f"confidence steps={steps}"] = {"strategy": "confidence", "steps": steps, "cache_refresh": 1}
     return out
