@@ -15,7 +15,7 @@ from infill.app import make_app
 from infill.markers import REWRITE
 from infill.trajectory import MASK_GLYPH
 from test_app_flow import MARKED, wait_for
-from test_app_support import SOURCE
+from test_app_support import SOURCE, accept_anyway
 
 pytestmark = pytest.mark.anyio
 
@@ -82,17 +82,6 @@ async def test_candidates_and_replay_come_from_the_engine(tmp_path, tiny_filler)
         assert app.editor.text == chosen.text
         at = SOURCE.index("a + b")
         assert _outside(app.editor.text, chosen.spans) == [SOURCE[:at], SOURCE[at + 5:]]
-
-
-async def accept_anyway(app, pilot) -> None:
-    """Enter accepts; the tiny model writes noise, so the quality guard may ask for a second
-    enter first (the editor lets the user accept anyway)."""
-    await pilot.press("enter")
-    await pilot.pause()
-    if app.state == "review":
-        assert app.fill_run.refusals()
-        await pilot.press("enter")
-        await pilot.pause()
 
 
 async def test_a_rewrite_below_full_strength_is_scored_first_and_keeps_its_neighbours(

@@ -10,7 +10,7 @@ import pytest
 
 from dllm_tiny import GEMMA_SPECIALS, NATIVE_VARIANTS, expected_backend, native_specials
 from infill.cli import main
-from test_app_engine import accept_anyway
+from test_app_support import accept_anyway
 from test_app_flow import wait_for
 
 pytestmark = pytest.mark.anyio
