@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="first N records of each file")
     ev.add_argument("--execute", action="store_true", help="run records' tests in a subprocess")
     ev.add_argument("--out", metavar="FILE.json", help="write the report as JSON")
+    ev.add_argument("--records", metavar="FILE.jsonl", help="write every record's fill and verdicts "
+                    "(one JSON line per record and system), to compare two runs record by record")
     _model_flags(ev)
     _sampler_flags(ev)
 

@@ -108,60 +108,86 @@ def fill_with_model(filler, record: dict, seed: int = 0, options: FillOptions | 
     return Outcome(span.text, result.language, result.elapsed, result.forward_passes, max(1, span.tokens))
 
 
-def score(name: str, system: str, records: list[dict], outcomes: list[Outcome], execute: bool = False) -> SetReport:
-    """Exact, one-line, parse-valid, blank, length ratio, cost and (``execute``) pass rate."""
+@dataclass(frozen=True)
+class Judged:
+    """One record's verdicts: the row of ``--records`` and what a set's report adds up."""
+
+    set: str
+    system: str
+    index: int  # the record's place in its set (ids may repeat: two holes at one offset)
+    id: str | None
+    fill: str
+    exact: bool
+    one_line: bool
+    blank: bool
+    parse_valid: bool | None  # None: the original does not parse (or no grammar)
+    passed: bool | None  # None: not executed, or the record has no test
+    forward_passes: int
+    elapsed_ms: float
+
+
+def judge(name: str, system: str, index: int, record: dict, out: Outcome, execute: bool = False) -> Judged:
+    """Score one fill against its record (the test runs only with ``execute``)."""
     from infill import syntax
 
+    prefix, suffix, middle, fill = record["prefix"], record["suffix"], record["middle"], out.fill
+    language = out.language or record.get("language")
+    valid = None
+    if syntax.count_errors(prefix + middle + suffix, language) == 0:
+        # A blank fill is never counted as valid, even where the text still parses.
+        valid = not is_blank(fill) and syntax.count_errors(prefix + fill + suffix, language) == 0
+    passed = run_test(program_of(record, fill), record["test"]) if execute and record.get("test") else None
+    return Judged(name, system, index, record.get("id"), fill, fill.strip() == middle.strip(), is_one_line(fill),
+                  is_blank(fill), valid, passed, out.forward_passes, out.elapsed * 1000)
+
+
+def score(name: str, system: str, records: list[dict], outcomes: list[Outcome], execute: bool = False,
+          judged: list[Judged] | None = None) -> SetReport:
+    """Exact, one-line, parse-valid, blank, length ratio, cost and (``execute``) pass rate.
+
+    ``judged``, when given, receives every record's verdicts (``infill eval --records``).
+    """
     report = SetReport(name, system, records=len(records))
     if not records:
         return report
-    exact = one_line = valid = valid_of = passed = tested = blank = 0
-    passes = tokens = fill_chars = true_chars = 0
-    latencies = []
-    for record, out in zip(records, outcomes):
-        prefix, suffix, middle, fill = record["prefix"], record["suffix"], record["middle"], out.fill
-        language = out.language or record.get("language")
-        latencies.append(out.elapsed * 1000)
-        passes += out.forward_passes
-        tokens += out.tokens
-        fill_chars += len(fill)
-        true_chars += len(middle)
-        blank += is_blank(fill)
-        exact += fill.strip() == middle.strip()
-        one_line += is_one_line(fill)
-        base = syntax.count_errors(prefix + middle + suffix, language)
-        if base == 0:
-            valid_of += 1  # a blank fill is never counted as valid, even where the text still parses
-            valid += not is_blank(fill) and syntax.count_errors(prefix + fill + suffix, language) == 0
-        if execute and record.get("test"):
-            tested += 1
-            passed += run_test(program_of(record, fill), record["test"])
-        if len(report.examples) < 5:
-            report.examples.append({"id": record.get("id"), "middle": middle, "fill": fill})
+    verdicts = [judge(name, system, i, record, out, execute)
+                for i, (record, out) in enumerate(zip(records, outcomes))]
+    if judged is not None:
+        judged.extend(verdicts)
     n = len(records)
-    report.exact = exact / n
-    report.one_line = one_line / n
-    report.blank = blank / n
-    report.parse_valid = valid / valid_of if valid_of else None
-    report.length_ratio = fill_chars / true_chars if true_chars else None
-    report.passes_per_token = passes / tokens if tokens else 0.0
+    valid = [v.parse_valid for v in verdicts if v.parse_valid is not None]
+    tested = [v.passed for v in verdicts if v.passed is not None]
+    true_chars = sum(len(r["middle"]) for r in records)
+    tokens = sum(out.tokens for out in outcomes)
+    latencies = sorted(v.elapsed_ms for v in verdicts)
+    report.exact = sum(v.exact for v in verdicts) / n
+    report.one_line = sum(v.one_line for v in verdicts) / n
+    report.blank = sum(v.blank for v in verdicts) / n
+    report.parse_valid = sum(valid) / len(valid) if valid else None
+    report.length_ratio = sum(len(out.fill) for out in outcomes) / true_chars if true_chars else None
+    report.passes_per_token = sum(v.forward_passes for v in verdicts) / tokens if tokens else 0.0
     report.latency_p50_ms = statistics.median(latencies)
-    report.latency_p95_ms = sorted(latencies)[min(n - 1, int(0.95 * n))]
-    report.pass_rate = passed / tested if tested else None
-    report.tested = tested
+    report.latency_p95_ms = latencies[min(n - 1, int(0.95 * n))]
+    report.pass_rate = sum(tested) / len(tested) if tested else None
+    report.tested = len(tested)
+    report.examples = [{"id": r.get("id"), "middle": r["middle"], "fill": out.fill}
+                       for r, out in zip(records[:5], outcomes)]
     return report
 
 
 def evaluate_records(filler, records: list[dict], name: str, execute: bool = False,
-                     seed: int = 0, options: FillOptions | None = None) -> SetReport:
+                     seed: int = 0, options: FillOptions | None = None,
+                     judged: list[Judged] | None = None) -> SetReport:
     """The model's row: fill every record's hole with ``filler`` and score it."""
     outcomes = [fill_with_model(filler, r, seed, options) for r in records]
-    return score(name, "model", records, outcomes, execute)
+    return score(name, "model", records, outcomes, execute, judged)
 
 
-def empty_fill_report(records: list[dict], name: str, execute: bool = False) -> SetReport:
+def empty_fill_report(records: list[dict], name: str, execute: bool = False,
+                      judged: list[Judged] | None = None) -> SetReport:
     """The floor: every hole left empty."""
-    return score(name, "empty fill", records, [Outcome("", r.get("language")) for r in records], execute)
+    return score(name, "empty fill", records, [Outcome("", r.get("language")) for r in records], execute,
+                 judged)
 
 
 def run_test(program: str, test: str) -> bool:
@@ -202,14 +228,17 @@ def run_eval(args: argparse.Namespace) -> int:
     print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
           f"{filler.info.device})", flush=True)
     reports: list[SetReport] = []
+    judged: list[Judged] | None = [] if args.records else None
     for name, records in datasets:
-        reports.append(empty_fill_report(records, name, args.execute))
+        reports.append(empty_fill_report(records, name, args.execute, judged))
         reports.append(evaluate_records(filler, records, name, args.execute, settings.seed,
-                                        options=settings.fill))
+                                        options=settings.fill, judged=judged))
         # Each set's rows as soon as they are known: a long run shows its progress, and an
         # interrupted one keeps what it measured.
         print("\n".join(format_table(reports[-2:]).splitlines()[2:]), flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps([asdict(r) for r in reports], indent=2) + "\n")
+        if args.records:
+            Path(args.records).write_text("".join(json.dumps(asdict(v)) + "\n" for v in judged))
     print(format_table(reports))
     return 0

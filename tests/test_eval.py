@@ -82,6 +82,40 @@ def test_blank_fills_are_neither_one_line_nor_valid_and_the_floor_runs_tests():
     assert evaluate.is_one_line("x = 1\n") and not evaluate.is_one_line("x\ny\n")
 
 
+def test_records_file_pairs_two_runs_record_by_record(tmp_path, tiny_model_dir):
+    """``--records`` keeps every record's fill and verdicts; the compare script pairs two runs."""
+    import importlib.util
+
+    records = [{"id": "t:a:1", "prefix": "def add(a, b):\n    return ", "suffix": "\n", "middle": "a + b",
+                "language": "python", "test": "assert add(1, 2) == 3"},
+               {"id": "t:b:2", "prefix": "x = 1\n", "suffix": "y = 2\n", "middle": "z = 3\n",
+                "language": "python", "test": "assert y == 2"}]
+    data = write_records(tmp_path / "t.jsonl", records)
+    rows = tmp_path / "rows.jsonl"
+    assert main(["eval", str(data), "--model", str(tiny_model_dir), "--execute", "--records", str(rows)]) == 0
+    got = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert [(r["system"], r["id"]) for r in got] == [("empty fill", "t:a:1"), ("empty fill", "t:b:2"),
+                                                      ("model", "t:a:1"), ("model", "t:b:2")]
+    assert [r["passed"] for r in got[:2]] == [False, True]  # the floor: the second test needs no line
+    assert got[0]["fill"] == "" and got[0]["blank"] and got[0]["parse_valid"] is False
+
+    good, bad = tmp_path / "good.jsonl", tmp_path / "bad.jsonl"
+    judged_good, judged_bad = [], []
+    evaluate.evaluate_records(EchoFiller("a + b"), records[:1], "t", execute=True, judged=judged_good)
+    evaluate.evaluate_records(EchoFiller("a - b"), records[:1], "t", execute=True, judged=judged_bad)
+    from dataclasses import asdict
+    good.write_text(json.dumps(asdict(judged_good[0])) + "\n")
+    bad.write_text(json.dumps(asdict(judged_bad[0])) + "\n")
+    spec = importlib.util.spec_from_file_location("compare_records", Path(__file__).parents[1] / "scripts" / "compare_records.py")
+    compare = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare)
+    rows_ = {r["verdict"]: r for r in compare.compare(compare.read(str(good), "model"), compare.read(str(bad), "model"))}
+    assert rows_["passed"]["a_only"] == 1 and rows_["passed"]["b_only"] == 0 and rows_["passed"]["both"] == 0
+    assert rows_["parse_valid"]["both"] == 1 and rows_["parse_valid"]["p"] == 1.0
+    assert compare.sign_test(0, 0) == 1.0 and compare.sign_test(10, 0) == 2 / 2 ** 10
+    assert abs(compare.sign_test(3, 5) - compare.sign_test(5, 3)) < 1e-12 and compare.sign_test(4, 4) == 1.0
+
+
 def test_generated_code_runs_only_in_a_time_limited_subprocess(monkeypatch):
     assert evaluate.run_test("x = 1", "assert x == 1")
     assert not evaluate.run_test("x = 1", "assert x == 2")

@@ -121,3 +121,22 @@ def test_deterministic(sets, tmp_path):
     build_evalsets(root / "corpus", tmp_path, config)
     for name in counts:
         assert (tmp_path / f"{name}.jsonl").read_bytes() == (root / "out" / f"{name}.jsonl").read_bytes()
+
+
+def test_dev_sets_share_no_file_with_the_evaluation_sets(sets, tmp_path):
+    """``--exclude``: sets cut from held-out files that the evaluation sets do not use."""
+    from infill.training.evalsets import heldout_ids
+
+    root, _, _, _, config = sets
+    # The evaluation corpus knows half of the held-out files (a manifest, as data/ ships one).
+    known = sorted(heldout_ids(root / "corpus"))[::2]
+    other = tmp_path / "eval-corpus"
+    other.mkdir()
+    with lzma.open(other / "manifest.jsonl.xz", "wt", encoding="utf-8") as handle:
+        handle.writelines(json.dumps({"id": i, "split": "heldout"}) + "\n" for i in known)
+    assert set(known) <= heldout_ids(other)
+    build_evalsets(root / "corpus", tmp_path / "dev", config, exclude=heldout_ids(other))
+    dev_files = {json.loads(line)["id"].split(":")[1]
+                 for path in (tmp_path / "dev").glob("*.jsonl") for line in open(path)}
+    assert dev_files and not dev_files & set(known)
+    assert dev_files <= heldout_ids(root / "corpus")  # still held-out files only

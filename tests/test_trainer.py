@@ -193,3 +193,19 @@ def test_presets():
     special = {s: i for i, s in enumerate(["<mask>", "<null>", "<bos>", "<eos>", "<pad>"])}
     # the v1 checkpoint must stay under 32 MB in bf16
     assert 2 * count_parameters(build_model("v1-gpu", 16384, special)) <= 32_000_000
+
+
+def test_heldout_loss_script_reproduces_the_trainers_heldout_loss(run):
+    """scripts/heldout_loss.py scores any checkpoint on the trainer's own fixed batches and noise."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("heldout_loss", Path(__file__).parents[1] / "scripts" / "heldout_loss.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    logged = [r for r in read_log(run) if "heldout_loss" in r][-1]["heldout_loss"]
+    got = script.heldout_losses([f"{run.out}/checkpoint"], run.corpus, run.tokenizer, seq_len=run.seq_len,
+                                batches=run.eval_batches, batch_size=run.batch_size, size=run.size)
+    (losses,) = got.values()
+    assert abs(losses["loss"] - logged) < 0.05  # the checkpoint is stored in bf16: a rounding apart
+    assert losses["loss"] == pytest.approx(losses["masked_ce"] + losses["replaced_ce"], rel=1e-4)

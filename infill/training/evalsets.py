@@ -186,8 +186,22 @@ def plan_sets(config: EvalConfig) -> Iterator[tuple[str, str]]:
         yield language, "single-line"
 
 
-def build_evalsets(corpus: Path, out: Path, config: EvalConfig) -> dict[str, int]:
-    rows = read_heldout(corpus)
+def heldout_ids(corpus: Path) -> frozenset[str]:
+    """Ids of the held-out files of a corpus (or data/): its shards, else its manifest."""
+    ids = {row["id"] for row in read_heldout(corpus)}
+    for name in ("manifest.jsonl", "manifest.jsonl.xz"):
+        path = corpus / name
+        if path.exists():
+            opener = lzma.open if name.endswith(".xz") else open
+            with opener(path, "rt", encoding="utf-8") as handle:
+                ids.update(row["id"] for row in map(json.loads, handle) if row.get("split") == "heldout")
+    return frozenset(ids)
+
+
+def build_evalsets(corpus: Path, out: Path, config: EvalConfig,
+                   exclude: frozenset[str] = frozenset()) -> dict[str, int]:
+    """Write the sets; files whose id is in ``exclude`` are left out (``--exclude``)."""
+    rows = [r for r in read_heldout(corpus) if r["id"] not in exclude]
     out.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     for language, kind in plan_sets(config):
@@ -208,9 +222,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--records", type=int, default=EvalConfig.records_per_set)
+    parser.add_argument("--exclude", type=Path, action="append", default=[], metavar="CORPUS",
+                        help="leave out the held-out files of this corpus (or data/): development "
+                             "sets that share no file with the evaluation sets made from it")
     args = parser.parse_args(argv)
     config = EvalConfig(seed=args.seed, records_per_set=args.records)
-    for name, count in build_evalsets(args.corpus, args.out, config).items():
+    exclude = frozenset().union(*(heldout_ids(path) for path in args.exclude))
+    for name, count in build_evalsets(args.corpus, args.out, config, exclude).items():
         print(f"{name:28s} {count:4d} records")
     return 0
 
