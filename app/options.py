@@ -63,4 +63,4 @@ class EditorOptions(FillOptions):
 
         return (f"strategy {show(self.strategy)} · steps {show(self.steps)} · "
                 f"temperature {show(self.temperature)} · threshold {show(self.threshold)} · "
-                f"candidates {self.candidates} · rewrite strength {self.strength:g}")
+                f"candidates {show(self.candidates)} · rewrite strength {self.strength:g}")

@@ -138,7 +138,7 @@ def _problem(c: InfillConfig) -> str | None:
         if key in BUDGET_KEYS:
             if not _is_int(value) or value < 1:
                 return f"sampler.{key} must be an integer >= 1, not {value!r}"
-        elif key in OPTIONS and OPTIONS[key].name != "candidates":
+        elif key in OPTIONS:
             try:
                 check_option(key, value)
             except InputError as error:

@@ -85,6 +85,7 @@ class Filler:
         options = options or FillOptions()
         lang = self._language(language, path, text)
         sampler_options = options.sampler(self.denoiser.defaults)
+        k_candidates = options.candidate_count(self.denoiser.defaults)
         order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
         ordered = [spans[i] for i in order]
         for a, b in zip(ordered, ordered[1:]):
@@ -105,10 +106,10 @@ class Filler:
             round_options = sampler_options if cap is None else replace(sampler_options,
                                                                         steps=cap - passes)
             rows, out = self._run(text, ordered, order, budgets, lang, seed, round_,
-                                  round_options, options.candidates, on_frame, live, cancel,
+                                  round_options, k_candidates, on_frame, live, cancel,
                                   started, kept)
             passes += out.forward_passes
-            fresh = self._read_fills(rows, out, ordered, options.candidates, whole)
+            fresh = self._read_fills(rows, out, ordered, k_candidates, whole)
             fills = fresh if not fills else [[new if new is not None else old
                                                for new, old in zip(mine, before)]
                                               for mine, before in zip(fresh, fills)]
@@ -119,7 +120,7 @@ class Filler:
             # The next round fills only the used-up holes, with more room; the others keep
             # their fills, which the model now sees as context (rows with nothing open left
             # cost no pass on backends that skip finished rows).
-            kept = self._slot_tokens(rows, out, len(ordered), options.candidates)
+            kept = self._slot_tokens(rows, out, len(ordered), k_candidates)
             for i in used_up:
                 budgets[i] = min(grown_cap, budgets[i] * 2)
                 for per_span in kept:

@@ -69,7 +69,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("top_p", float, "sample from the nucleus of probability p only", _unit),
     Option("block_length", int, "semi-autoregressive: fill each span block by block, left to "
            "right, in blocks of this many slots (LLaDA)", _at_least(1), (None, 8, 16, 32)),
-    Option("candidates", int, "K samples, best first", _at_least(1), (1, 2, 4)),
+    Option("candidates", int, "K fills per request, best first: the first at --temperature, "
+           "the others sampled; a fill that parses worse than the original ranks last "
+           "(default: the model's recommendation, else 1)", _at_least(1), (None, 1, 2, 4)),
     Option("budget", int, "slots for a hole (default: by context)", _at_least(1), exposed=False),
     Option("null_threshold", float, "a slot is text while P(null) is below this", _unit,
            exposed=False),
@@ -142,7 +144,7 @@ class FillOptions:
     threshold: float | None = None
     top_k: int | None = None
     top_p: float | None = None
-    candidates: int = 1
+    candidates: int | None = None  # None: the model's recommended K, else 1
     budget: int | None = None
     null_threshold: float | None = None
     block_length: int | None = None
@@ -161,6 +163,13 @@ class FillOptions:
 
     def with_(self, **changes: Any) -> "FillOptions":
         return replace(self, **changes)
+
+    def candidate_count(self, defaults: Mapping[str, Any] | None = None) -> int:
+        """K: the option set here, else the model's recommended value, else 1."""
+        if self.candidates is not None:
+            return self.candidates
+        recommended = defaults.get("candidates") if defaults else None
+        return int(recommended) if recommended is not None else 1
 
     def sampler(self, defaults: Mapping[str, Any] | None = None) -> SamplerOptions:
         """Resolve: the options set here, else the model's ``defaults``, else the sampler's."""

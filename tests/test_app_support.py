@@ -66,7 +66,7 @@ class FakeFiller:
         options = options or FillOptions()
         self.calls.append({"text": text, "spans": tuple(spans), "seed": seed, "options": options})
         ordered = sorted(spans, key=lambda s: (s.start, s.end))
-        k_count = options.candidates
+        k_count = options.candidate_count()
         tokens = [_tokens(self._fill_for(i, 0, seed)) for i in range(len(ordered))]
         layout = [(i, j) for i, toks in enumerate(tokens) for j in range(len(toks) + self.nulls)]
         order = sorted(range(len(layout)), key=lambda n: (n * 7) % len(layout)) if layout else []

@@ -40,6 +40,7 @@ def test_save_then_load_gives_the_same_config(tmp_path):
     ({"sampler": {"temperature": float("nan")}}, "sampler.temperature must be a finite number"),
     ({"sampler": {"hole_budget": 0}}, "sampler.hole_budget must be an integer >= 1"),
     ({"sampler": {"colour": 1}}, "sampler.colour is not a sampler setting"),
+    ({"sampler": {"candidates": 0}}, "sampler.candidates must be at least 1"),
     ({"max_context": 0}, "max_context must be an integer >= 8"),
 ])
 def test_a_bad_config_fails_at_load_with_the_file_and_reason(tmp_path, change, reason):

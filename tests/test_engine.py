@@ -67,6 +67,24 @@ def test_candidates_are_distinct_and_ranked_by_score(tiny_filler):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_the_model_recommends_k_and_an_explicit_k_wins(tiny_filler, monkeypatch):
+    """``candidates`` unset: the checkpoint's recommended K (infill_config.json), else 1."""
+    from infill.options import FillOptions
+
+    alone = tiny_filler.fill_text(SOURCE, seed=3)
+    assert alone.candidates == ()  # no recommendation: one candidate
+    four = tiny_filler.fill_text(SOURCE, candidates=4, seed=3)
+    assert four.candidates  # the tiny model's four samples differ
+    monkeypatch.setitem(tiny_filler.denoiser.defaults, "candidates", 4)
+    recommended = tiny_filler.fill_text(SOURCE, seed=3)
+    assert recommended.text == four.text
+    assert [c.text for c in recommended.candidates] == [c.text for c in four.candidates]
+    assert tiny_filler.fill_text(SOURCE, candidates=1, seed=3).candidates == ()
+    assert FillOptions().candidate_count({"candidates": 4}) == 4
+    assert FillOptions(candidates=2).candidate_count({"candidates": 4}) == 2
+    assert FillOptions().candidate_count(None) == 1
+
+
 def test_a_candidate_that_breaks_the_parse_ranks_below_one_that_does_not():
     def cand(text, score, errors):
         return Candidate(text, (), score, errors)
