@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
@@ -28,8 +28,8 @@ from infill.batch import Row, make_batch
 from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_budget
 from infill.errors import InputError
 from infill.fills import (Candidate, FillerLike, FillResult, FrameRow, ModelInfo, SpanFill,
-                          StepView, is_whole_line, make_candidate, make_frame, placeholder_texts,
-                          rank_candidates, read_fill, replay_frames)
+                          StepView, falls_short, is_whole_line, make_candidate, make_frame,
+                          placeholder_texts, rank_candidates, read_fill, replay_frames)
 from infill.languages import UNKNOWN, guess_language, normalise_language
 from infill.markers import HOLE, REWRITE, MarkerSyntax, Span, parse_markers, splice
 from infill.options import FillOptions, SamplerOptions
@@ -85,7 +85,6 @@ class Filler:
         options = options or FillOptions()
         lang = self._language(language, path, text)
         sampler_options = options.sampler(self.denoiser.defaults)
-        k_candidates = options.candidate_count(self.denoiser.defaults)
         order = sorted(range(len(spans)), key=lambda i: (spans[i].start, spans[i].end))
         ordered = [spans[i] for i in order]
         for a, b in zip(ordered, ordered[1:]):
@@ -95,36 +94,9 @@ class Filler:
             raise InputError("a span reaches past the end of the text", path=path)
         budgets = [self._budget(text, s, options.budget) for s in ordered]
         whole = [is_whole_line(text, s) for s in ordered]
-        grown_cap = max(8, self.denoiser.max_context // 2)
-
-        passes = 0
-        cap = sampler_options.steps  # bounds the passes of the whole fill, every round together
-        fills: list[list[Any]] = []
-        kept: list[list[Any]] | None = None  # per candidate, per span: slot ids of a kept fill
-        for round_ in range(MAX_ROUNDS):
-            live: list[Frame] = []
-            round_options = sampler_options if cap is None else replace(sampler_options,
-                                                                        steps=cap - passes)
-            rows, out = self._run(text, ordered, order, budgets, lang, seed, round_,
-                                  round_options, k_candidates, on_frame, live, cancel,
-                                  started, kept)
-            passes += out.forward_passes
-            fresh = self._read_fills(rows, out, ordered, k_candidates, whole)
-            fills = fresh if not fills else [[new if new is not None else old
-                                               for new, old in zip(mine, before)]
-                                              for mine, before in zip(fresh, fills)]
-            used_up = [i for i, s in enumerate(ordered)
-                       if self._elastic(s) and fills[0][i].full and budgets[i] < grown_cap]
-            if not used_up or round_ == MAX_ROUNDS - 1 or (cap is not None and passes >= cap):
-                break
-            # The next round fills only the used-up holes, with more room; the others keep
-            # their fills, which the model now sees as context (rows with nothing open left
-            # cost no pass on backends that skip finished rows).
-            kept = self._slot_tokens(rows, out, len(ordered), k_candidates)
-            for i in used_up:
-                budgets[i] = min(grown_cap, budgets[i] * 2)
-                for per_span in kept:
-                    per_span[i] = None
+        defaults = self.denoiser.defaults
+        k, retries = options.candidate_count(defaults), options.retry_count(defaults)
+        cap = sampler_options.steps  # bounds the passes of the whole fill, every run together
 
         count = (lambda t: syntax.count_errors(t, lang)) if lang != UNKNOWN else (lambda t: None)
         # The original, with a plausible placeholder in each hole: a fill is judged against
@@ -135,19 +107,76 @@ class Filler:
         known = [e for e in trials if e is not None]
         base_errors = min(known) if known else None
         code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
-        candidates = [make_candidate(text, ordered, order, per_span, count) for per_span in fills]
-        ranked = rank_candidates(candidates, base_errors, code_expected)
+
+        runs = [self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
+                             list(range(k)), 0, cap, on_frame, cancel, started)]
+        made = [(run, j, make_candidate(text, ordered, order, run.fills[j], count))
+                for run in runs for j in range(len(run.ks))]
+        ranked = rank_candidates([c for _, _, c in made], base_errors, code_expected)
+        passes = runs[0].passes
+        if (retries and falls_short(made[ranked[0]][2], base_errors, code_expected)
+                and (cap is None or passes < cap)):
+            # The best fill parses worse than the original or leaves code blank: sample
+            # ``retries`` more candidates (one more run) and keep the best of all.
+            retry = self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
+                                 list(range(k, k + retries)), runs[0].last_round + 1,
+                                 None if cap is None else cap - passes, on_frame, cancel, started)
+            runs.append(retry)
+            passes += retry.passes
+            made += [(retry, j, make_candidate(text, ordered, order, retry.fills[j], count))
+                     for j in range(len(retry.ks))]
+            ranked = rank_candidates([c for _, _, c in made], base_errors, code_expected)
+        candidates = [c for _, _, c in made]
         best = candidates[ranked[0]]
-        # Frames are built once: the live ones when candidate 0 won, else replayed from the
-        # step records when someone first reads them (most callers never do).
+        run, j, _ = made[ranked[0]]
+        # Frames are built once: the live ones when a run's lead candidate won, else
+        # replayed from the step records when someone first reads them (most callers never do).
         elapsed = time.perf_counter() - started
-        trajectory = (tuple(live) if live and ranked[0] == 0 else _LazyFrames(
-            lambda: self._replay(rows, out, order, ranked[0], round_, elapsed)))
+        trajectory = (tuple(run.live) if run.live and j == 0 else _LazyFrames(
+            lambda: self._replay(run.rows, run.out, order, run.ks[j], run.last_round, elapsed)))
         return FillResult(
             text=best.text, spans=best.spans,
-            candidates=tuple(candidates[k] for k in ranked[1:]),
+            candidates=tuple(candidates[i] for i in ranked[1:]),
             trajectory=trajectory, score=best.score, parse_errors=best.parse_errors,
             forward_passes=passes, elapsed=time.perf_counter() - started, language=lang)
+
+    def _sample(self, text: str, ordered: list[Span], order: list[int], budgets: list[int],
+                whole: Sequence[bool], lang: str, seed: int, sampler_options: SamplerOptions,
+                ks: list[int], first_round: int, cap: int | None, on_frame, cancel,
+                started: float) -> "_Run":
+        """Sample candidates ``ks`` (their numbers set seeds and temperatures), growing a
+        used-up hole's budget in later rounds (``budgets`` is updated in place)."""
+        n = max(ks) + 1
+        grown_cap = max(8, self.denoiser.max_context // 2)
+        passes = 0
+        fills: list[list[Any]] = []
+        kept: list[list[Any]] | None = None  # per candidate, per span: slot ids of a kept fill
+        round_ = first_round
+        for round_ in range(first_round, first_round + MAX_ROUNDS):
+            live: list[Frame] = []
+            round_options = sampler_options if cap is None else replace(sampler_options,
+                                                                        steps=cap - passes)
+            rows, out = self._run(text, ordered, order, budgets, lang, seed, round_,
+                                  round_options, ks, on_frame, live, cancel, started, kept)
+            passes += out.forward_passes
+            fresh = self._read_fills(rows, out, ordered, n, whole)
+            fills = fresh if not fills else [[new if new is not None else old
+                                               for new, old in zip(mine, before)]
+                                              for mine, before in zip(fresh, fills)]
+            used_up = [i for i, s in enumerate(ordered)
+                       if self._elastic(s) and fills[ks[0]][i].full and budgets[i] < grown_cap]
+            if (not used_up or round_ == first_round + MAX_ROUNDS - 1
+                    or (cap is not None and passes >= cap)):
+                break
+            # The next round fills only the used-up holes, with more room; the others keep
+            # their fills, which the model now sees as context (rows with nothing open left
+            # cost no pass on backends that skip finished rows).
+            kept = self._slot_tokens(rows, out, len(ordered), n)
+            for i in used_up:
+                budgets[i] = min(grown_cap, budgets[i] * 2)
+                for per_span in kept:
+                    per_span[i] = None
+        return _Run(ks, [fills[k] for k in ks], rows, out, live, round_, passes)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -175,7 +204,7 @@ class Filler:
                            override=override)
 
     def _rows(self, text: str, spans: list[Span], budgets: list[int], lang: str,
-              k_candidates: int, kept: list[list[Any]] | None = None) -> list[Row]:
+              ks: Sequence[int], kept: list[list[Any]] | None = None) -> list[Row]:
         """Canvas rows, candidate by candidate. ``kept[k][i]``: the slot ids of span i's fill
         in candidate k when it is done (shown, not filled again); None where it is open."""
         d = self.denoiser
@@ -183,9 +212,9 @@ class Filler:
         prefills = [self._prefill(text, s, budget) for s, budget in zip(spans, budgets)]
         if kept is None:
             canvases = plan_canvases(text, spans, budgets, d.codec, layout, prefills)
-            return [Row(c, k) for k in range(k_candidates) for c in canvases]
+            return [Row(c, k) for k in ks for c in canvases]
         rows = []
-        for k in range(k_candidates):
+        for k in ks:
             shown = [old if old is not None else new for old, new in zip(kept[k], prefills)]
             canvases = plan_canvases(text, spans, budgets, d.codec, layout, shown,
                                      [old is not None for old in kept[k]])
@@ -249,10 +278,10 @@ class Filler:
         return d.logits(ids, attention, wanted)
 
     def _run(self, text, spans, order, budgets, lang, seed, round_,
-             options: SamplerOptions, k_candidates: int, on_frame, live: list[Frame], cancel,
+             options: SamplerOptions, ks: Sequence[int], on_frame, live: list[Frame], cancel,
              started, kept=None) -> tuple[list[Row], SampleOutput]:
         d = self.denoiser
-        rows = self._rows(text, spans, budgets, lang, k_candidates, kept)
+        rows = self._rows(text, spans, budgets, lang, ks, kept)
         batch = make_batch(rows, spans, pad_id=d.pad_id, mask_id=d.mask_id, null_id=d.null_id,
                            banned_ids=d.banned_ids(), seed=seed, round_=round_,
                            temperature=options.temperature,
@@ -261,7 +290,7 @@ class Filler:
                            blank_ids=self._blank_ids())
         for b, position in self._layout_positions(rows):
             batch.rescore[b, position] = False  # shown and kept: never re-masked
-        first = [b for b, r in enumerate(rows) if r.k == 0]
+        first = [b for b, r in enumerate(rows) if r.k == ks[0]]  # the run's lead candidate: live
 
         def on_step(record: StepRecord, current: torch.Tensor, confidence: torch.Tensor) -> None:
             views = [FrameRow(rows[b].canvas.groups, current[b].tolist(), confidence[b].tolist(),
@@ -313,6 +342,19 @@ class Filler:
         return replay_frames(steps, chosen, [r.canvas.groups for r in rows], out.ids.tolist(),
                              out.confidence.tolist(), order, round_, elapsed, d.mask_id,
                              d.null_id, d.codec.piece)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One sampling run: candidates ``ks`` through every elastic round."""
+
+    ks: list[int]
+    fills: list[list[Any]]  # per candidate (in ``ks`` order), per span
+    rows: list[Row]         # of the last round
+    out: SampleOutput       # of the last round
+    live: list[Frame]       # the lead candidate's frames of the last round (with on_frame)
+    last_round: int
+    passes: int
 
 
 class _LazyFrames(Sequence):

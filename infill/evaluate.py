@@ -137,8 +137,9 @@ def judge(name: str, system: str, index: int, record: dict, out: Outcome, execut
         # A blank fill is never counted as valid, even where the text still parses.
         valid = not is_blank(fill) and syntax.count_errors(prefix + fill + suffix, language) == 0
     passed = run_test(program_of(record, fill), record["test"]) if execute and record.get("test") else None
-    return Judged(name, system, index, record.get("id"), fill, fill.strip() == middle.strip(), is_one_line(fill),
-                  is_blank(fill), valid, passed, out.forward_passes, out.elapsed * 1000)
+    return Judged(name, system, index, record.get("id"), fill, fill.strip() == middle.strip(),
+                  is_one_line(fill), is_blank(fill), valid, passed, out.forward_passes,
+                  out.elapsed * 1000)
 
 
 def score(name: str, system: str, records: list[dict], outcomes: list[Outcome], execute: bool = False,

@@ -156,6 +156,24 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     return Candidate(new_text, spans_out, score, count_errors(new_text))
 
 
+def _parses_worse(candidate: Candidate, base_errors: int | None) -> bool:
+    errors = candidate.parse_errors
+    return errors is not None and base_errors is not None and errors > base_errors
+
+
+def _blanks(candidate: Candidate, code_expected: Sequence[bool]) -> int:
+    return sum(1 for i, f in enumerate(candidate.spans)
+               if i < len(code_expected) and code_expected[i] and not f.text.strip())
+
+
+def falls_short(candidate: Candidate, base_errors: int | None,
+                code_expected: Sequence[bool] = ()) -> bool:
+    """The candidate parses worse than the original (with a placeholder in each hole) or
+    leaves blank a span where code is expected: what ranks a candidate last, and what makes
+    the engine sample more (``retries``)."""
+    return _parses_worse(candidate, base_errors) or _blanks(candidate, code_expected) > 0
+
+
 def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
                     code_expected: Sequence[bool] = ()) -> list[int]:
     """Indices of the distinct candidates, best first: a candidate that parses worse than
@@ -164,16 +182,9 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
     writes text there; then by mean log-probability. Of identical texts the better-ranked
     one is kept."""
-    def worse(errors: int | None) -> bool:
-        return errors is not None and base_errors is not None and errors > base_errors
-
-    def blanks(c: Candidate) -> int:
-        return sum(1 for i, f in enumerate(c.spans)
-                   if i < len(code_expected) and code_expected[i] and not f.text.strip())
-
     ranked = sorted(range(len(candidates)),
-                    key=lambda k: (worse(candidates[k].parse_errors), blanks(candidates[k]),
-                                   -candidates[k].score))
+                    key=lambda k: (_parses_worse(candidates[k], base_errors),
+                                   _blanks(candidates[k], code_expected), -candidates[k].score))
     unique: list[int] = []
     for k in ranked:
         if all(candidates[k].text != candidates[j].text for j in unique):

@@ -72,6 +72,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("candidates", int, "K fills per request, best first: the first at --temperature, "
            "the others sampled; a fill that parses worse than the original ranks last "
            "(default: the model's recommendation, else 1)", _at_least(1), (None, 1, 2, 4)),
+    Option("retries", int, "when the best fill parses worse than the original or leaves a "
+           "code hole blank, sample this many more candidates and keep the best (0: never; "
+           "default: the model's recommendation, else 0)", _at_least(0), (None, 0, 3)),
     Option("budget", int, "slots for a hole (default: by context)", _at_least(1), exposed=False),
     Option("null_threshold", float, "a slot is text while P(null) is below this", _unit,
            exposed=False),
@@ -145,6 +148,7 @@ class FillOptions:
     top_k: int | None = None
     top_p: float | None = None
     candidates: int | None = None  # None: the model's recommended K, else 1
+    retries: int | None = None     # None: the model's recommendation, else 0
     budget: int | None = None
     null_threshold: float | None = None
     block_length: int | None = None
@@ -166,10 +170,17 @@ class FillOptions:
 
     def candidate_count(self, defaults: Mapping[str, Any] | None = None) -> int:
         """K: the option set here, else the model's recommended value, else 1."""
-        if self.candidates is not None:
-            return self.candidates
-        recommended = defaults.get("candidates") if defaults else None
-        return int(recommended) if recommended is not None else 1
+        return self._count("candidates", defaults, 1)
+
+    def retry_count(self, defaults: Mapping[str, Any] | None = None) -> int:
+        """Candidates sampled again when the best falls short: set here, else the model's, else 0."""
+        return self._count("retries", defaults, 0)
+
+    def _count(self, name: str, defaults: Mapping[str, Any] | None, fallback: int) -> int:
+        value = getattr(self, name)
+        if value is None and defaults:
+            value = defaults.get(name)
+        return int(value) if value is not None else fallback
 
     def sampler(self, defaults: Mapping[str, Any] | None = None) -> SamplerOptions:
         """Resolve: the options set here, else the model's ``defaults``, else the sampler's."""

@@ -85,6 +85,55 @@ def test_the_model_recommends_k_and_an_explicit_k_wins(tiny_filler, monkeypatch)
     assert FillOptions().candidate_count(None) == 1
 
 
+def test_retries_sample_more_only_when_the_best_fill_falls_short(tiny_filler, monkeypatch):
+    """``retries``: one more run of N candidates when the best parses worse or is blank."""
+    import infill.engine as engine
+
+    plain = tiny_filler.fill_text(SOURCE, seed=1)
+    assert plain.parse_errors == 0  # the tiny model's fill parses: nothing to retry
+    same = tiny_filler.fill_text(SOURCE, seed=1, retries=3)
+    assert (same.text, same.forward_passes, same.candidates) == (plain.text, plain.forward_passes, ())
+
+    monkeypatch.setattr(engine, "falls_short", lambda *a: True)
+    frames = []
+    retried = tiny_filler.fill_text(SOURCE, seed=1, retries=3, on_frame=frames.append)
+    assert retried.forward_passes > plain.forward_passes
+    texts = [retried.text, *(c.text for c in retried.candidates)]
+    assert plain.text in texts and len(set(texts)) == len(texts) > 1
+    # The editor sees the retry animate: its frames come after the first run's, in a later round.
+    assert frames[0].round == 0 and frames[-1].round >= 1
+    # Whichever run the winner came from, its trajectory ends on its own fill.
+    assert retried.trajectory[-1].span_text(0) == retried.spans[0].text
+    monkeypatch.setattr(engine, "rank_candidates", lambda cands, *a: list(range(len(cands)))[::-1])
+    last = tiny_filler.fill_text(SOURCE, seed=1, retries=3)  # the retry's last candidate wins
+    # (ASCII only: a frame shows each token's own bytes, so a character split over two of the
+    # tiny model's byte tokens shows as two replacement marks there.)
+    ascii_only = lambda t: t.encode("ascii", "ignore")  # noqa: E731
+    assert last.text != plain.text
+    assert ascii_only(last.trajectory[-1].span_text(0)) == ascii_only(last.spans[0].text)
+    assert ascii_only(last.trajectory[-1].span_text(0)) != ascii_only(plain.spans[0].text)
+    assert last.trajectory[-1].round >= 1
+
+    budget = plain.forward_passes + 2
+    assert tiny_filler.fill_text(SOURCE, seed=1, retries=3, steps=budget).forward_passes <= budget
+    no_room = tiny_filler.fill_text(SOURCE, seed=1, retries=3, steps=plain.forward_passes)
+    assert no_room.forward_passes == plain.forward_passes and no_room.candidates == ()
+
+
+def test_falls_short_is_what_ranks_a_candidate_last():
+    from infill.fills import falls_short
+
+    def cand(text, errors):
+        return Candidate(text, (SpanFill(text, 1.0, 0, len(text), "hole", 1, 1),), 0.0, errors)
+
+    from infill.engine import SpanFill
+    assert falls_short(cand("x +", 2), base_errors=1)
+    assert not falls_short(cand("x + 1", 1), base_errors=1)
+    assert not falls_short(cand("x +", 2), base_errors=None)  # no grammar: nothing to compare
+    assert falls_short(cand("  ", 0), base_errors=0, code_expected=[True])
+    assert not falls_short(cand("  ", 0), base_errors=0, code_expected=[False])
+
+
 def test_a_candidate_that_breaks_the_parse_ranks_below_one_that_does_not():
     def cand(text, score, errors):
         return Candidate(text, (), score, errors)
