@@ -21,6 +21,7 @@ STEP_CHOICES = OPTIONS["steps"].editor
 TEMPERATURE_CHOICES = OPTIONS["temperature"].editor
 THRESHOLD_CHOICES = OPTIONS["threshold"].editor
 CANDIDATE_CHOICES = OPTIONS["candidates"].editor
+RETRY_CHOICES = OPTIONS["retries"].editor
 STRENGTH_CHOICES = (0.25, 0.5, 0.75, 1.0)
 
 # The editable fields, in the order shown: (name, label, choices).
@@ -63,4 +64,5 @@ class EditorOptions(FillOptions):
 
         return (f"strategy {show(self.strategy)} · steps {show(self.steps)} · "
                 f"temperature {show(self.temperature)} · threshold {show(self.threshold)} · "
-                f"candidates {show(self.candidates)} · rewrite strength {self.strength:g}")
+                f"candidates {show(self.candidates)} · retries {show(self.retries)} · "
+                f"rewrite strength {self.strength:g}")

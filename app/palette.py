@@ -6,7 +6,7 @@ from typing import Any, Iterator
 
 from textual.app import SystemCommand
 
-from .options import (CANDIDATE_CHOICES, STEP_CHOICES, STRATEGIES, STRENGTH_CHOICES,
+from .options import (CANDIDATE_CHOICES, RETRY_CHOICES, STEP_CHOICES, STRATEGIES, STRENGTH_CHOICES,
                       TEMPERATURE_CHOICES)
 
 
@@ -21,6 +21,7 @@ def settings_commands(app: Any) -> Iterator[SystemCommand]:
         ("steps", "Sampler steps", STEP_CHOICES),
         ("temperature", "Sampler temperature", TEMPERATURE_CHOICES),
         ("candidates", "Candidates (K)", CANDIDATE_CHOICES),
+        ("retries", "Retries when a fill falls short", RETRY_CHOICES),
         ("strength", "Rewrite strength", STRENGTH_CHOICES),
     )
     yield SystemCommand("Sampler settings…", "strategy, steps, temperature, candidates (F4)",

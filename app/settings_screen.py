@@ -9,7 +9,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Select
 
-from .options import (CANDIDATE_CHOICES, STEP_CHOICES, STRATEGIES, STRENGTH_CHOICES,
+from .options import (CANDIDATE_CHOICES, RETRY_CHOICES, STEP_CHOICES, STRATEGIES, STRENGTH_CHOICES,
                       TEMPERATURE_CHOICES, EditorOptions)
 
 THRESHOLD_CHOICES = (None, 0.5, 0.7, 0.9, 0.95)
@@ -22,6 +22,7 @@ FIELDS: dict[str, tuple[str, tuple]] = {
     "temperature": ("Temperature", TEMPERATURE_CHOICES),
     "threshold": ("Threshold (strategy threshold)", THRESHOLD_CHOICES),
     "candidates": ("Candidates (K)", CANDIDATE_CHOICES),
+    "retries": ("Retries when a fill falls short", RETRY_CHOICES),
     "strength": ("Strength of new rewrites", STRENGTH_CHOICES),
 }
 
