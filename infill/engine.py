@@ -99,13 +99,7 @@ class Filler:
         cap = sampler_options.steps  # bounds the passes of the whole fill, every run together
 
         count = (lambda t: syntax.count_errors(t, lang)) if lang != UNKNOWN else (lambda t: None)
-        # The original, with a plausible placeholder in each hole: a fill is judged against
-        # code that has something there, not against the hole left empty.
-        options_per_span = placeholder_texts(text, ordered)
-        trials = [count(splice(text, ordered, [o[min(j, len(o) - 1)] for o in options_per_span]))
-                  for j in range(max((len(o) for o in options_per_span), default=1))]
-        known = [e for e in trials if e is not None]
-        base_errors = min(known) if known else None
+        base_errors = _base_errors(text, ordered, count)
         code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
 
         runs = [self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
@@ -151,7 +145,6 @@ class Filler:
         passes = 0
         fills: list[list[Any]] = []
         kept: list[list[Any]] | None = None  # per candidate, per span: slot ids of a kept fill
-        round_ = first_round
         for round_ in range(first_round, first_round + MAX_ROUNDS):
             live: list[Frame] = []
             round_options = sampler_options if cap is None else replace(sampler_options,
@@ -342,6 +335,17 @@ class Filler:
         return replay_frames(steps, chosen, [r.canvas.groups for r in rows], out.ids.tolist(),
                              out.confidence.tolist(), order, round_, elapsed, d.mask_id,
                              d.null_id, d.codec.piece)
+
+
+def _base_errors(text: str, ordered: Sequence[Span], count: Callable[[str], int | None]) -> int | None:
+    """Parse errors of the original with a plausible placeholder in each hole (the fewest
+    over the placeholders tried): a fill is judged against code that has something there,
+    not against the hole left empty. None without a grammar."""
+    options_per_span = placeholder_texts(text, ordered)
+    trials = [count(splice(text, ordered, [o[min(j, len(o) - 1)] for o in options_per_span]))
+              for j in range(max((len(o) for o in options_per_span), default=1))]
+    known = [e for e in trials if e is not None]
+    return min(known) if known else None
 
 
 @dataclass(frozen=True)

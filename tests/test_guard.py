@@ -205,7 +205,7 @@ def test_a_repair_rewrite_shows_null_in_its_spare_slots(tiny_filler):
     span = Span(10, len(text), REWRITE, strength=0.5, block=True, line=2)
     engine = tiny_filler
     budget = engine._budget(text, span, None)
-    rows = engine._rows(text, [span], [budget], "python", 1)
+    rows = engine._rows(text, [span], [budget], "python", [0])
     group = rows[0].canvas.groups[0]
     old = engine.denoiser.codec.encode(text[10:])
     assert len(group.prefill) == group.length == budget > len(old)
@@ -223,7 +223,7 @@ def test_a_repair_rewrite_keeps_its_line_layout(tiny_filler):
     start = text.index("    x")
     span = Span(start, len(text), REWRITE, strength=0.5, block=True, line=2)
     engine = tiny_filler
-    rows = engine._rows(text, [span], [engine._budget(text, span, None)], "python", 1)
+    rows = engine._rows(text, [span], [engine._budget(text, span, None)], "python", [0])
     group = rows[0].canvas.groups[0]
     pieces = [engine.denoiser.codec.piece(t) for t in group.prefill]
     kept = {p - group.offset for _, p in engine._layout_positions(rows)}
