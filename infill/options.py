@@ -84,8 +84,10 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
 )}
 
 EXPOSED = tuple(name for name, o in OPTIONS.items() if o.exposed)
+# Resolved into SamplerOptions from infill_config.json or a family default. A checkpoint may
+# also recommend ``candidates`` and ``retries`` (FillOptions.candidate_count / retry_count).
 MODEL_DEFAULTS = ("strategy", "temperature", "threshold", "null_threshold", "top_k", "top_p",
-                  "block_length", "cache_refresh")  # infill_config.json, or a family default
+                  "block_length", "cache_refresh")
 
 
 def check_option(name: str, value: Any) -> Any:
