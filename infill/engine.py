@@ -8,6 +8,8 @@
 4. the fill stage (``fills``): read each span's slots, splice candidates, rank them, frames;
 5. elastic length: when a hole's budget was used up, grow it and run 2-4 again for those
    holes only; the others keep their fills, shown to the model as context.
+6. retries: when the best candidate falls short (parses worse than the original, or leaves
+   a code hole blank), sample ``retries`` more candidates in one more run and rank them all.
 
 Every front door (the batch CLI, the hook, the editor, eval, bench) calls ``fill_spans`` with
 a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword options.

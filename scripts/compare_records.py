@@ -81,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['set']} | {r['verdict']} | {r['n']} | {r['a']} | {r['b']} | {r['both']} | "
               f"{r['a_only']} | {r['b_only']} | {r['p']:.3f} |")
+    for name, unpaired in sorted({(r["set"], r["unpaired"]) for r in rows if r["unpaired"]}):
+        print(f"{name}: {unpaired} record(s) in only one of the two runs, left out", file=sys.stderr)
     return 0
 
 

@@ -229,16 +229,25 @@ def iter_gocode(root: Path | None) -> Iterator[Candidate]:
         yield Candidate(f"gocode/{file.relative_to(base).as_posix()}", module, licence, language_of(file.name), file)
 
 
+def read_manifest(root: Path) -> list[dict] | None:
+    """The manifest rows of a corpus (``manifest.jsonl``) or data/ (``manifest.jsonl.xz``)
+    directory; None when it has neither."""
+    path = next((p for p in (root / "manifest.jsonl", root / "manifest.jsonl.xz") if p.is_file()), None)
+    if path is None:
+        return None
+    opener = lzma.open if path.suffix == ".xz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
 def iter_shards(root: Path | None) -> Iterator[Candidate]:
     """Rows of a corpus or data/ directory, with their manifest's path, package and licence."""
     if root is None:
         raise ValueError("shards: needs a directory, e.g. shards:data/")
-    manifest_path = next((p for p in (root / "manifest.jsonl", root / "manifest.jsonl.xz") if p.is_file()), None)
-    if manifest_path is None:
+    manifest = read_manifest(root)
+    if manifest is None:
         raise ValueError(f"{root} has no manifest.jsonl(.xz); is it a corpus or data/ directory?")
-    opener = lzma.open if manifest_path.suffix == ".xz" else open
-    with opener(manifest_path, "rt", encoding="utf-8") as handle:
-        meta = {row["id"]: row for row in map(json.loads, handle)}
+    meta = {row["id"]: row for row in manifest}
     for shard in sorted(root.glob("shards/*.jsonl.xz")):
         with lzma.open(shard, "rt", encoding="utf-8") as handle:
             for row in map(json.loads, handle):

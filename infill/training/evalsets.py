@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from infill.training.corpus import split_for
+from infill.training.corpus_sources import read_manifest
 
 _COMMENT_STARTS = {"python": ("#",), "markdown": (), "rst": ()}
 _C_COMMENTS = ("//", "/*", "*", "*/")
@@ -189,12 +190,7 @@ def plan_sets(config: EvalConfig) -> Iterator[tuple[str, str]]:
 def heldout_ids(corpus: Path) -> frozenset[str]:
     """Ids of the held-out files of a corpus (or data/): its shards, else its manifest."""
     ids = {row["id"] for row in read_heldout(corpus)}
-    for name in ("manifest.jsonl", "manifest.jsonl.xz"):
-        path = corpus / name
-        if path.exists():
-            opener = lzma.open if name.endswith(".xz") else open
-            with opener(path, "rt", encoding="utf-8") as handle:
-                ids.update(row["id"] for row in map(json.loads, handle) if row.get("split") == "heldout")
+    ids.update(row["id"] for row in read_manifest(corpus) or () if row.get("split") == "heldout")
     return frozenset(ids)
 
 

@@ -37,6 +37,7 @@ import tempfile
 from pathlib import Path
 
 from infill.training.corpus import split_for
+from infill.training.corpus_sources import read_manifest
 from infill.training.evalsets import EvalConfig, make_record
 
 # Packages whose import alone takes seconds: every record would pay it on every run.
@@ -210,13 +211,10 @@ def check_batch(cands: list[dict], timeout: int = 10) -> list[tuple[bool, bool]]
 
 def read_heldout_python(corpus: Path) -> list[tuple[dict, dict]]:
     """``(row, manifest entry)`` of held-out Python files, sorted by id."""
-    manifest = {}
-    path = corpus / "manifest.jsonl.xz"
-    opener = lzma.open if path.exists() else open
-    with opener(path if path.exists() else corpus / "manifest.jsonl", "rt", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            manifest[row["id"]] = row
+    rows_of_manifest = read_manifest(corpus)
+    if rows_of_manifest is None:
+        raise FileNotFoundError(f"{corpus} has no manifest.jsonl(.xz)")
+    manifest = {row["id"]: row for row in rows_of_manifest}
     rows = []
     for shard in sorted(corpus.glob("shards/heldout-*.jsonl.xz")):
         with lzma.open(shard, "rt", encoding="utf-8") as fh:
