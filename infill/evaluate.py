@@ -1,14 +1,17 @@
 """``infill eval``: fill quality on held-out records (DESIGN section 8).
 
-Each record is ``{prefix, suffix, middle, language, kind}``; the model sees prefix and suffix
-around one hole. Every set gets two rows: the **empty fill** (every hole left empty: the
-floor a model must beat) and the model. Reported per row:
+Each record is ``{prefix, suffix, middle, language, kind}``, and may carry ``before`` and
+``after``: the rest of its file. The engine gets the record's whole text with one hole
+(``before + prefix`` | ``suffix + after``) and places its own window, as ``infill fill`` does
+with a file. Every set gets two rows: the **empty fill** (every hole left empty: the floor a
+model must beat) and the model. Reported per row:
 
 - ``exact``: the fill equals the middle, ignoring whitespace at both ends;
 - ``one_line``: the fill is text on one line (a line break may end it: whole-line holes); a
   blank fill is not one line;
-- ``parse_valid``: prefix + fill + suffix parses without errors, over the records whose
-  original parses (languages with a tree-sitter grammar only); a blank fill never counts;
+- ``parse_valid``: the record's whole text with the fill parses without errors
+  (``syntax.count_errors``: tree-sitter, and for Python Python's own parser too), over the
+  records whose original parses (languages with a grammar only); a blank fill never counts;
 - ``blank``: share of fills that are empty or whitespace;
 - ``length_ratio``: mean fill length over mean true length (characters);
 - ``passes_per_token``: forward passes per filled token (lower is faster);
@@ -96,12 +99,14 @@ def is_one_line(fill: str) -> bool:
 
 
 def program_of(record: dict, fill: str) -> str:
-    """The whole program a record's test runs: text outside the window, prefix, fill, suffix."""
+    """A record's whole text with ``fill`` in its hole: what the parse check judges and the
+    test runs (``before``/``after``: the file outside the record's window, when it has them)."""
     return record.get("before", "") + record["prefix"] + fill + record["suffix"] + record.get("after", "")
 
 
 def fill_with_model(filler, record: dict, seed: int = 0, options: FillOptions | None = None) -> Outcome:
-    prefix, suffix = record["prefix"], record["suffix"]
+    prefix = record.get("before", "") + record["prefix"]
+    suffix = record["suffix"] + record.get("after", "")
     result = filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
                                record.get("language"), seed, options=options)
     span = result.spans[0]
@@ -130,12 +135,12 @@ def judge(name: str, system: str, index: int, record: dict, out: Outcome, execut
     """Score one fill against its record (the test runs only with ``execute``)."""
     from infill import syntax
 
-    prefix, suffix, middle, fill = record["prefix"], record["suffix"], record["middle"], out.fill
+    middle, fill = record["middle"], out.fill
     language = out.language or record.get("language")
     valid = None
-    if syntax.count_errors(prefix + middle + suffix, language) == 0:
+    if syntax.count_errors(program_of(record, middle), language) == 0:
         # A blank fill is never counted as valid, even where the text still parses.
-        valid = not is_blank(fill) and syntax.count_errors(prefix + fill + suffix, language) == 0
+        valid = not is_blank(fill) and syntax.count_errors(program_of(record, fill), language) == 0
     passed = run_test(program_of(record, fill), record["test"]) if execute and record.get("test") else None
     return Judged(name, system, index, record.get("id"), fill, fill.strip() == middle.strip(),
                   is_one_line(fill), is_blank(fill), valid, passed, out.forward_passes,

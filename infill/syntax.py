@@ -1,13 +1,17 @@
-"""Tree-sitter parse checks, used to rank candidates (a fill must not break the parse).
+"""Parse checks, used to rank candidates and guard writes (a fill must not break the parse).
 
-Grammars are imported on first use only: ``import infill`` and a training machine need none.
-A language without an installed grammar has no parse check (``None``), never an error.
+Tree-sitter grammars are imported on first use only: ``import infill`` and a training
+machine need none. A language without an installed grammar has no parse check (``None``),
+never an error. Python text is also given to Python's own parser (never run): tree-sitter
+accepts what Python refuses, such as a line indented deeper than its block.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
+import warnings
 
 _GRAMMARS = {
     "python": ("tree_sitter_python", "language"),
@@ -46,12 +50,15 @@ _BODIES = {"python": "block"}
 
 
 def count_errors(text: str, language: str) -> int | None:
-    """ERROR and MISSING nodes in the parse of ``text``, plus required bodies left empty;
-    None when the language has no grammar."""
+    """ERROR and MISSING nodes in the parse of ``text``, plus required bodies left empty,
+    plus one when the text is Python that Python's parser refuses; None when the language
+    has no grammar."""
     tree = parse_tree(text, language)
     if tree is None:
         return None
     errors = _empty_bodies(tree, language)
+    if language == "python" and not python_parses(text):
+        errors += 1
     if not tree.root_node.has_error:
         return errors
     stack = [tree.root_node]
@@ -62,6 +69,20 @@ def count_errors(text: str, language: str) -> int | None:
         if node.has_error:
             stack.extend(node.children)
     return errors
+
+
+def python_parses(text: str) -> bool:
+    """Python's own parser accepts ``text`` (parsed only: nothing is compiled or run).
+
+    The running interpreter's grammar decides, so a file written for a newer Python is
+    refused both with and without a fill, and comparisons between the two stay fair."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarning: invalid escapes and the like
+            ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
 
 
 def _empty_bodies(tree, language: str) -> int:

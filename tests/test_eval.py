@@ -82,6 +82,30 @@ def test_blank_fills_are_neither_one_line_nor_valid_and_the_floor_runs_tests():
     assert evaluate.is_one_line("x = 1\n") and not evaluate.is_one_line("x\ny\n")
 
 
+class SeeingFiller(EchoFiller):
+    """An EchoFiller that remembers the text it was asked to fill."""
+
+    def fill_spans(self, text, spans, language, seed, **options):
+        self.seen = (text, spans[0].start)
+        return super().fill_spans(text, spans, language, seed, **options)
+
+
+def test_the_engine_gets_the_whole_file_and_the_parse_check_judges_it():
+    # The window alone starts inside a function (Python refuses it); the file parses.
+    record = {"before": "def f(a):\n    if a:\n", "prefix": "        b = 1\n        return ",
+              "suffix": "\n    return 0\n", "after": "x = f(1)\n", "middle": "b",
+              "language": "python"}
+    filler = SeeingFiller("b")
+    good = evaluate.evaluate_records(filler, [record], "t")
+    assert filler.seen == (record["before"] + record["prefix"] + record["suffix"] + record["after"],
+                           len(record["before"] + record["prefix"]))
+    assert good.parse_valid == 1.0  # judged on the whole file, which the window alone is not
+    # Indented deeper than its block: tree-sitter accepts it, Python's parser does not.
+    record = dict(record, prefix="        b = 1\n        ", middle="return b")
+    assert evaluate.evaluate_records(EchoFiller("return b"), [record], "t").parse_valid == 1.0
+    assert evaluate.evaluate_records(EchoFiller("    return b"), [record], "t").parse_valid == 0.0
+
+
 def test_records_file_pairs_two_runs_record_by_record(tmp_path, tiny_model_dir):
     """``--records`` keeps every record's fill and verdicts; the compare script pairs two runs."""
     import importlib.util

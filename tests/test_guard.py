@@ -49,6 +49,8 @@ def use(monkeypatch, filler):
     # A body left blank parses in tree-sitter-python, but not in Python.
     ("python", "def add(a, b):\n    __FILL__\n", "", "does not parse"),
     ("python", "def add(a, b):\n    __FILL__\nx = 1\n", "# later", "does not parse"),
+    # Indented deeper than its block: tree-sitter-python accepts it, Python does not.
+    ("python", "def add(a, b):\n    __FILL__\n    return c\n", "    c = a + b", "does not parse"),
 ])
 def test_bad_fills_are_refused(language, source, fill, reason):
     marked = parse_markers(source)
