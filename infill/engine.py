@@ -104,23 +104,24 @@ class Filler:
         base_errors = _base_errors(text, ordered, count)
         code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
 
-        runs = [self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
-                             list(range(k)), 0, cap, on_frame, cancel, started)]
-        made = [(run, j, make_candidate(text, ordered, order, run.fills[j], count))
-                for run in runs for j in range(len(run.ks))]
+        def sample(ks: list[int], first_round: int, cap: int | None) -> list[tuple[_Run, int, Candidate]]:
+            run = self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
+                               ks, first_round, cap, on_frame, cancel, started)
+            return [(run, j, make_candidate(text, ordered, order, run.fills[j], count))
+                    for j in range(len(ks))]
+
+        made = sample(list(range(k)), 0, cap)
         ranked = rank_candidates([c for _, _, c in made], base_errors, code_expected)
-        passes = runs[0].passes
+        first = made[0][0]
+        passes = first.passes
         if (retries and falls_short(made[ranked[0]][2], base_errors, code_expected)
                 and (cap is None or passes < cap)):
             # The best fill parses worse than the original or leaves code blank: sample
             # ``retries`` more candidates (one more run) and keep the best of all.
-            retry = self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
-                                 list(range(k, k + retries)), runs[0].last_round + 1,
-                                 None if cap is None else cap - passes, on_frame, cancel, started)
-            runs.append(retry)
-            passes += retry.passes
-            made += [(retry, j, make_candidate(text, ordered, order, retry.fills[j], count))
-                     for j in range(len(retry.ks))]
+            retry = sample(list(range(k, k + retries)), first.last_round + 1,
+                           None if cap is None else cap - passes)
+            passes += retry[0][0].passes
+            made += retry
             ranked = rank_candidates([c for _, _, c in made], base_errors, code_expected)
         candidates = [c for _, _, c in made]
         best = candidates[ranked[0]]
