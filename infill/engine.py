@@ -8,8 +8,9 @@
 4. the fill stage (``fills``): read each span's slots, splice candidates, rank them, frames;
 5. elastic length: when a hole's budget was used up, grow it and run 2-4 again for those
    holes only; the others keep their fills, shown to the model as context.
-6. retries: when the best candidate falls short (parses worse than the original, or leaves
-   a code hole blank), sample ``retries`` more candidates in one more run and rank them all.
+6. retries: when the best candidate falls short (parses worse than the original, leaves
+   a code hole blank, or reads a name the file defines nowhere), sample ``retries`` more
+   candidates in one more run and rank them all.
 
 Every front door (the batch CLI, the hook, the editor, eval, bench) calls ``fill_spans`` with
 a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword options.
@@ -101,13 +102,18 @@ class Filler:
         cap = sampler_options.steps  # bounds the passes of the whole fill, every run together
 
         count = (lambda t: syntax.count_errors(t, lang)) if lang != UNKNOWN else (lambda t: None)
+
+        def undefined(new_text: str, ranges: list[tuple[int, int]]) -> int | None:
+            names = syntax.undefined_names(new_text, ranges, lang)
+            return None if names is None else len(names)
+
         base_errors = _base_errors(text, ordered, count)
         code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
 
         def sample(ks: list[int], first_round: int, cap: int | None) -> list[tuple[_Run, int, Candidate]]:
             run = self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
                                ks, first_round, cap, on_frame, cancel, started)
-            return [(run, j, make_candidate(text, ordered, order, run.fills[j], count))
+            return [(run, j, make_candidate(text, ordered, order, run.fills[j], count, undefined))
                     for j in range(len(ks))]
 
         made = sample(list(range(k)), 0, cap)
@@ -116,8 +122,8 @@ class Filler:
         passes = first.passes
         if (retries and falls_short(made[ranked[0]][2], base_errors, code_expected)
                 and (cap is None or passes < cap)):
-            # The best fill parses worse than the original or leaves code blank: sample
-            # ``retries`` more candidates (one more run) and keep the best of all.
+            # The best fill parses worse than the original, leaves code blank or invents a
+            # name: sample ``retries`` more candidates (one more run) and keep the best of all.
             retry = sample(list(range(k, k + retries)), first.last_round + 1,
                            None if cap is None else cap - passes)
             passes += retry[0][0].passes

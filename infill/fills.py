@@ -3,7 +3,7 @@
 Pure functions over plain values (token ids as lists of ints, spans, step records), so each
 is testable on its own: ``read_fill`` turns one span's slots into text and scores,
 ``make_candidate`` splices a candidate's fills into the text, ``rank_candidates`` orders
-candidates (parse errors, then mean log-probability), and ``make_frame`` / ``replay_frames``
+candidates (parse errors, blanks, invented names, then mean log-probability), and ``make_frame`` / ``replay_frames``
 build the trajectory from step records (DESIGN section 6). No torch: the engine converts
 tensors to lists before calling in; tokenizer and grammar are passed as functions.
 """
@@ -38,6 +38,8 @@ class Candidate:
     spans: tuple[SpanFill, ...]
     score: float                # mean log-probability of the committed tokens
     parse_errors: int | None    # tree-sitter ERROR/MISSING nodes; None without a grammar
+    undefined: int | None = None  # names the fills read that the text defines nowhere
+                                  # (``syntax.undefined_names``); None: cannot be told
 
 
 @dataclass(frozen=True)
@@ -139,9 +141,12 @@ def shape_text(text: str, span: Span, whole_line: bool = False) -> str:
 
 
 def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills: Sequence[Fill],
-                   count_errors: Callable[[str], int | None]) -> Candidate:
+                   count_errors: Callable[[str], int | None],
+                   count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
+                   = None) -> Candidate:
     """``fills`` (one per span of the sorted ``spans``) spliced into ``text``; the spans are
-    reported in the caller's order (``order[i]`` is the caller's index of sorted span i)."""
+    reported in the caller's order (``order[i]`` is the caller's index of sorted span i).
+    ``count_undefined(new_text, fill_ranges)`` counts the names the fills invent."""
     new_text = splice(text, spans, [f.text for f in fills])
     located, shift = [], 0
     for s, f in zip(spans, fills):
@@ -153,7 +158,10 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     score = sum(f.logp_sum for f in fills) / n if n else 0.0
     inverse = {orig: pos for pos, orig in enumerate(order)}
     spans_out = tuple(located[inverse[i]] for i in range(len(order)))
-    return Candidate(new_text, spans_out, score, count_errors(new_text))
+    errors = count_errors(new_text)
+    undefined = (None if count_undefined is None
+                 else count_undefined(new_text, [(f.start, f.end) for f in located]))
+    return Candidate(new_text, spans_out, score, errors, undefined)
 
 
 def _parses_worse(candidate: Candidate, base_errors: int | None) -> bool:
@@ -168,10 +176,12 @@ def _blanks(candidate: Candidate, code_expected: Sequence[bool]) -> int:
 
 def falls_short(candidate: Candidate, base_errors: int | None,
                 code_expected: Sequence[bool] = ()) -> bool:
-    """The candidate parses worse than the original (with a placeholder in each hole) or
-    leaves blank a span where code is expected: what ranks a candidate last, and what makes
-    the engine sample more (``retries``)."""
-    return _parses_worse(candidate, base_errors) or _blanks(candidate, code_expected) > 0
+    """The candidate parses worse than the original (with a placeholder in each hole),
+    leaves blank a span where code is expected, or reads a name the text defines nowhere:
+    what ranks a candidate below the others, and what makes the engine sample more
+    (``retries``)."""
+    return (_parses_worse(candidate, base_errors) or _blanks(candidate, code_expected) > 0
+            or bool(candidate.undefined))
 
 
 def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
@@ -180,11 +190,13 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     the original (``base_errors``: the original with a plausible placeholder in each hole)
     ranks below every one that does not; then one that leaves blank a span where code is
     expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
-    writes text there; then by mean log-probability. Of identical texts the better-ranked
-    one is kept."""
+    writes text there; then one that reads more names the text defines nowhere ranks
+    below one that reads fewer; then by mean log-probability. Of identical texts the
+    better-ranked one is kept."""
     ranked = sorted(range(len(candidates)),
                     key=lambda k: (_parses_worse(candidates[k], base_errors),
-                                   _blanks(candidates[k], code_expected), -candidates[k].score))
+                                   _blanks(candidates[k], code_expected),
+                                   candidates[k].undefined or 0, -candidates[k].score))
     unique: list[int] = []
     for k in ranked:
         if all(candidates[k].text != candidates[j].text for j in unique):

@@ -89,8 +89,9 @@ def test_retries_sample_more_only_when_the_best_fill_falls_short(tiny_filler, mo
     """``retries``: one more run of N candidates when the best parses worse or is blank."""
     import infill.engine as engine
 
+    # (What falls short is tested on its own: parse, blanks, invented names.)
+    monkeypatch.setattr(engine, "falls_short", lambda *a: False)
     plain = tiny_filler.fill_text(SOURCE, seed=1)
-    assert plain.parse_errors == 0  # the tiny model's fill parses: nothing to retry
     same = tiny_filler.fill_text(SOURCE, seed=1, retries=3)
     assert (same.text, same.forward_passes, same.candidates) == (plain.text, plain.forward_passes, ())
 

@@ -185,3 +185,47 @@ def test_a_hole_where_code_goes_does_not_end_as_whitespace(mlm_filler, monkeypat
     result = mlm_filler.fill_spans("def f():\n\n    return 1\n", [Span(9, 9, HOLE)], "python",
                                     options=FillOptions(strategy=strategy))
     assert result.spans[0].text.strip()  # after the whitespace, a slot had to hold text
+
+
+def test_a_fill_that_invents_a_name_makes_the_engine_sample_more(mlm_filler, monkeypatch):
+    d = mlm_filler.denoiser
+    real = d.logits
+    text = "def f(x):\n    return \n"
+
+    def forcing(word):
+        (token,) = d.codec.encode(word)
+
+        def logits(ids, attention, wanted=None):
+            out = real(ids, attention, wanted).clone()
+            out[..., token] = 45.0
+            out[..., d.null_id] = 50.0  # the first slot must hold text: one token, then nothing
+            return out
+        return logits
+
+    def fill(retries):
+        return mlm_filler.fill_spans(text, [Span(21, 21, HOLE)], "python",
+                                     options=FillOptions(retries=retries))
+
+    monkeypatch.setattr(d, "logits", forcing("x"))  # the parameter: defined, nothing to retry
+    plain, retried = fill(0), fill(2)
+    assert plain.spans[0].text == "x"
+    assert retried.forward_passes == plain.forward_passes and retried.candidates == ()
+
+    monkeypatch.setattr(d, "logits", forcing("z"))  # defined nowhere in the file
+    plain, retried = fill(0), fill(2)
+    assert plain.spans[0].text == "z"
+    assert retried.forward_passes > plain.forward_passes  # it sampled two more candidates
+
+
+def test_a_fill_that_invents_a_name_ranks_below_one_that_does_not():
+    def cand(fill, score, undefined):
+        return Candidate(fill, (SpanFill(fill, 0.5, 0, len(fill), HOLE, 1, 1),), score, 0,
+                         undefined)
+
+    candidates = [cand("dmp_list(f)", -0.1, 1), cand("list(f)", -2.0, 0),
+                  cand("dmp_list(g(u))", -0.2, 2), cand("f", -1.0, None)]
+    # Fewer invented names first (None: not known, counted as none), then the score.
+    assert rank_candidates(candidates, 0, code_expected=[True]) == [3, 1, 0, 2]
+    from infill.fills import falls_short
+    assert falls_short(candidates[0], 0, [True])
+    assert not falls_short(candidates[1], 0, [True]) and not falls_short(candidates[3], 0, [True])
