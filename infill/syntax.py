@@ -82,6 +82,7 @@ def python_parses(text: str) -> bool:
     return _python_tree(text) is not None
 
 
+@functools.lru_cache(maxsize=4)  # count_errors and undefined_names parse the same candidate
 def _python_tree(text: str) -> ast.Module | None:
     try:
         with warnings.catch_warnings():
@@ -101,9 +102,10 @@ def undefined_names(text: str, ranges: Sequence[tuple[int, int]], language: str)
     """Names read inside ``ranges`` (character offsets into ``text``) that ``text`` binds
     nowhere (no assignment, definition, parameter or import in any scope) and that are not
     builtins: what a fill invents, such as ``return dmp_list(f)`` in a module without a
-    ``dmp_list``. Scopes are not told apart, so a name bound anywhere counts as defined
-    (a lenient check: it never flags code that runs). None when this cannot be told: not
-    Python, text Python does not parse, or a ``from m import *``."""
+    ``dmp_list``. Scopes are not told apart, so a name bound anywhere counts as defined (a
+    lenient check: code that runs is flagged only when it binds names at run time, through
+    ``globals()`` or ``exec``). None when this cannot be told: not Python, text Python does
+    not parse, or a ``from m import *``."""
     if language != "python":
         return None
     tree = _python_tree(text)
