@@ -86,7 +86,7 @@ def test_the_model_recommends_k_and_an_explicit_k_wins(tiny_filler, monkeypatch)
 
 
 def test_retries_sample_more_only_when_the_best_fill_falls_short(tiny_filler, monkeypatch):
-    """``retries``: one more run of N candidates when the best parses worse or is blank."""
+    """``retries``: one more run of N candidates only when the best fill falls short."""
     import infill.engine as engine
 
     # (What falls short is tested on its own: parse, blanks, invented names.)
