@@ -110,7 +110,8 @@ class Filler:
         base_errors = _base_errors(text, ordered, count)
         code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
 
-        def sample(ks: list[int], first_round: int, cap: int | None) -> list[tuple[_Run, int, Candidate]]:
+        def sample(ks: list[int], first_round: int,
+                   cap: int | None) -> list[tuple[_Run, int, Candidate]]:
             run = self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
                                ks, first_round, cap, on_frame, cancel, started)
             return [(run, j, make_candidate(text, ordered, order, run.fills[j], count, undefined))

@@ -4,8 +4,9 @@ Pure functions over plain values (token ids as lists of ints, spans, step record
 is testable on its own: ``read_fill`` turns one span's slots into text and scores,
 ``make_candidate`` splices a candidate's fills into the text, ``rank_candidates`` orders
 candidates (parse errors, blanks, invented names, then mean log-probability), and
-``make_frame`` / ``replay_frames`` build the trajectory from step records (DESIGN section 6). No torch: the engine converts
-tensors to lists before calling in; tokenizer and grammar are passed as functions.
+``make_frame`` / ``replay_frames`` build the trajectory from step records (DESIGN section
+6). No torch: the engine converts tensors to lists before calling in; tokenizer and grammar
+are passed as functions.
 """
 
 from __future__ import annotations

@@ -98,7 +98,8 @@ _PREDEFINED = frozenset(dir(builtins)) | {
     "__builtins__", "__annotations__", "__dict__", "__class__", "__module__", "__qualname__"}
 
 
-def undefined_names(text: str, ranges: Sequence[tuple[int, int]], language: str) -> list[str] | None:
+def undefined_names(text: str, ranges: Sequence[tuple[int, int]],
+                    language: str) -> list[str] | None:
     """Names read inside ``ranges`` (character offsets into ``text``) that ``text`` binds
     nowhere (no assignment, definition, parameter or import in any scope) and that are not
     builtins: what a fill invents, such as ``return dmp_list(f)`` in a module without a

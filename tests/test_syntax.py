@@ -37,7 +37,8 @@ def reads(fill: str, module: str = MODULE, at: str = "    return [") -> list[str
 
 @pytest.mark.parametrize("fill", [
     "    total = total + LIMIT\n",            # a global
-    "    v = OD(os.getcwd(), factor)\n",      # imports (aliased, dotted) and a keyword-only parameter
+    "    v = OD(os.getcwd(), factor)\n",      # imports (aliased, dotted), a keyword-only
+                                          # parameter
     "    e = [err for err in options]\n",     # bound by a comprehension here, a handler elsewhere
     "    n = later() + len(values)\n",        # a function defined further down; a builtin
     "    s = fresh = 1\n",                    # names the fill itself binds
