@@ -225,9 +225,9 @@ def run_bench(args: argparse.Namespace) -> int:
     settings = settings_for(args, ".")
     # The model in this process, never a warm server's: the bench times this machine's passes.
     filler = infill.load(settings.model, settings.device, settings.backend, args.trust_remote_code)
-    # One candidate and no retries on both sides: the bench times schedules (the cost of
-    # candidates and retries is in infill eval's latency columns).
-    configured = settings.fill.with_(candidates=1, retries=0)
+    # One candidate, no retries and no copies on both sides: the bench times schedules (the
+    # cost of candidates, retries and copies is in infill eval's latency columns).
+    configured = settings.fill.with_(candidates=1, retries=0, copies=0)
     codec = filler.denoiser.codec
     cache: dict[str, int] = {}
 
@@ -255,7 +255,7 @@ def run_bench(args: argparse.Namespace) -> int:
     print("command: infill " + shlex.join(getattr(args, "argv", None) or sys.argv[1:]))
     print(f"reference: {_describe(reference_options(configured))}, one token per forward pass; "
           f"configured: {_describe(configured)} (unset: the model's defaults, "
-          f"{_describe(filler.info.defaults)}); one candidate, no retries. "
+          f"{_describe(filler.info.defaults)}); one candidate, no retries, no copies. "
           "Fills alternate reference/configured one by one.")
     print("| workload | sampler | fills | p50 ms | p95 ms | CPU p50 ms | passes/fill | "
           "passes/token | tokens/s | exact |")

@@ -11,6 +11,9 @@
 6. retries: when the best candidate falls short (parses worse than the original, leaves
    a code hole blank, or reads a name the file defines nowhere), sample ``retries`` more
    candidates in one more run and rank them all.
+7. copies: for each hole the best fill answers with one line, lines copied from elsewhere
+   in the file (``copies.copy_texts``) are scored by the model beside that fill; the
+   likelier one stays, unless it stands worse (parse, blanks, invented names).
 
 Every front door (the batch CLI, the hook, the editor, eval, bench) calls ``fill_spans`` with
 a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword options.
@@ -18,6 +21,7 @@ a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword option
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -29,15 +33,17 @@ from infill import syntax
 from infill.backends.base import Denoiser
 from infill.batch import Row, make_batch
 from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_budget
+from infill.copies import copy_texts
 from infill.errors import InputError
 from infill.fills import (Candidate, FillerLike, FillResult, FrameRow, ModelInfo, SpanFill,
                           StepView, falls_short, is_whole_line, make_candidate, make_frame,
-                          placeholder_texts, rank_candidates, read_fill, replay_frames)
+                          placeholder_texts, rank_candidates, read_fill, replace_fill,
+                          replay_frames, standing)
 from infill.languages import UNKNOWN, guess_language, normalise_language
 from infill.markers import HOLE, REWRITE, MarkerSyntax, Span, parse_markers, splice
 from infill.options import FillOptions, SamplerOptions
 from infill.sampler import SampleOutput, StepRecord, sample
-from infill.trajectory import Frame
+from infill.trajectory import NEW, Frame, Slot
 
 __all__ = ["Filler", "FillerLike", "FillResult", "SpanFill", "Candidate", "ModelInfo",
            "FillOptions"]
@@ -133,16 +139,144 @@ class Filler:
         candidates = [c for _, _, c in made]
         best = candidates[ranked[0]]
         run, j, _ = made[ranked[0]]
+        others = [candidates[i] for i in ranked[1:]]
+        copied: list[tuple[int, list[int], float]] = []
+        shortlist = options.copy_count(defaults)
+        if shortlist and self.denoiser.null_id is not None and lang not in PROSE:
+            sampled = best
+            room = None if cap is None else cap - passes
+            best, copied, extra = self._copy_fills(best, spans, order, budgets, lang, shortlist,
+                                                   room, count, undefined, base_errors,
+                                                   code_expected)
+            passes += extra
+            if copied:
+                others.insert(0, sampled)
         # Frames are built once: the live ones when a run's lead candidate won, else
         # replayed from the step records when someone first reads them (most callers never do).
+        # A copied line adds one last frame (and is shown live when frames are).
         elapsed = time.perf_counter() - started
-        trajectory = (tuple(run.live) if run.live and j == 0 else _LazyFrames(
-            lambda: self._replay(run.rows, run.out, order, run.ks[j], run.last_round, elapsed)))
+        live = run.live if j == 0 else []
+        if copied and live and on_frame:
+            live = live + self._copy_frame(live[-1], copied, elapsed)
+            on_frame(live[-1])
+
+        def frames() -> list[Frame]:
+            replayed = self._replay(run.rows, run.out, order, run.ks[j], run.last_round, elapsed)
+            return replayed + (self._copy_frame(replayed[-1], copied, elapsed)
+                               if copied and replayed else [])
+
+        trajectory = tuple(live) if live else _LazyFrames(frames)
         return FillResult(
             text=best.text, spans=best.spans,
-            candidates=tuple(candidates[i] for i in ranked[1:]),
+            candidates=tuple(others),
             trajectory=trajectory, score=best.score, parse_errors=best.parse_errors,
             forward_passes=passes, elapsed=time.perf_counter() - started, language=lang)
+
+    def _copy_fills(self, best: Candidate, spans: Sequence[Span], order: list[int],
+                    budgets: list[int], lang: str, shortlist: int, room: int | None, count,
+                    undefined, base_errors: int | None, code_expected: Sequence[bool]
+                    ) -> tuple[Candidate, list[tuple[int, list[int], float]], int]:
+        """Step 7: each one-line hole's fill against lines copied from the rest of the text,
+        while ``room`` (passes left under ``steps``; None: no cap) allows. Returns the
+        candidate kept, (span, slot ids, confidence) of each copy taken, and the passes run."""
+        codec, passes, copied = self.denoiser.codec, 0, []
+        for i, span in enumerate(spans):
+            fill = best.spans[i]
+            if "\n" in fill.text.rstrip("\n"):
+                continue  # the model wrote several lines there: a copied line is one
+            if room is not None and passes + COPY_PASSES > room:
+                break
+            rest = best.text[:fill.start] + best.text[fill.end:]
+            hole = replace(span, start=fill.start, end=fill.start)
+            texts = copy_texts(rest, hole, is_whole_line(rest, hole))
+            if not texts:
+                continue
+            ids = [codec.encode(t) for t in [fill.text] + texts]
+            # The fill's own text may take a token more than its slots (a whole line's newline).
+            budget = max(budgets[order.index(i)], len(ids[0]))
+            scores = self._likelihoods(rest, hole, budget, lang, ids, shortlist)
+            passes += COPY_PASSES
+            pick = max((k for k in range(1, len(ids)) if scores[k] is not None),
+                       key=lambda k: scores[k], default=None)
+            if pick is None or scores[0] is None or scores[pick] <= scores[0]:
+                continue
+            candidate = replace_fill(best, i, texts[pick - 1], scores[pick], count, undefined)
+            if standing(candidate, base_errors, code_expected) <= standing(best, base_errors,
+                                                                           code_expected):
+                best = candidate
+                nulls = [self.denoiser.null_id] * (budget - len(ids[pick]))
+                copied.append((i, ids[pick] + nulls, math.exp(candidate.score)))
+        return best, copied, passes
+
+    def _likelihoods(self, text: str, hole: Span, budget: int, lang: str,
+                     texts: list[list[int]], shortlist: int) -> list[float | None]:
+        """How likely the model finds each token sequence in ``texts`` filling ``hole``'s
+        ``budget`` slots (its tokens, then nulls), in ``COPY_PASSES`` passes. One pass with
+        every slot masked ranks the sequences by their tokens' probabilities read
+        independently; ``texts[0]`` and the first ``shortlist`` of the rest are then scored
+        in four passes, each masking every fourth slot while the others show the sequence
+        (a pseudo-likelihood: every token judged in view of the rest), and summed up by
+        ``_copy_score``. A backend with a context cache computes the context once, in the
+        first pass, and the four passes recompute only the slots of each sequence against
+        it (the sampler's approximation). None: not scored (longer than the slots, or
+        outside the shortlist)."""
+        d = self.denoiser
+        layout = Layout(d.mask_id, d.bos_id, d.eos_id, d.header_id(lang), d.max_context)
+        canvas = plan_canvases(text, [hole], [budget], d.codec, layout)[0]
+        offset, length = canvas.groups[0].offset, canvas.groups[0].length
+        slots = torch.arange(offset, offset + length)
+        fits = [k for k, t in enumerate(texts) if len(t) <= length]
+        filled = torch.tensor([texts[k] + [d.null_id] * (length - len(texts[k])) for k in fits],
+                              dtype=torch.long).view(len(fits), length)
+        blank = torch.tensor([canvas.ids])
+        in_slots = torch.zeros_like(blank, dtype=torch.bool)
+        in_slots[:, slots] = True
+        cached = hasattr(d, "encode") and hasattr(d, "logits_active") and not d.shifted_logits
+        if cached:
+            logits, cache = d.encode(blank, torch.ones_like(blank), in_slots)
+        else:
+            logits = self.logits_fn(blank, torch.ones_like(blank), in_slots)[in_slots]
+        first = torch.log_softmax(logits.float().cpu(), -1)                   # (length, V)
+        independent = first.gather(1, filled.T).sum(0)                         # per sequence
+        chosen = sorted(range(1, len(fits)), key=lambda r: -independent[r].item())[:shortlist]
+        chosen = ([0] if fits and fits[0] == 0 else []) + chosen
+        scored = filled[chosen]                                                # (B, length)
+        per_slot = torch.zeros(scored.shape)
+        if cached:
+            cache = cache.select(torch.zeros(len(chosen), dtype=torch.long))   # one per row
+            positions = slots.repeat(len(chosen), 1)
+        for phase in range(4):
+            shown = scored.clone()
+            shown[:, phase::4] = d.mask_id
+            read = torch.zeros_like(shown, dtype=torch.bool)
+            read[:, phase::4] = True
+            if cached:
+                logits = d.logits_active(shown, positions, cache, read)          # (N, V)
+            else:
+                rows = blank.repeat(len(chosen), 1)
+                rows[:, slots] = shown
+                where = torch.zeros_like(rows, dtype=torch.bool)
+                where[:, slots] = read
+                logits = self.logits_fn(rows, torch.ones_like(rows), where)[where]
+            logp = torch.log_softmax(logits.float().cpu(), -1).view(len(chosen), -1,
+                                                                   logits.shape[-1])
+            per_slot[:, phase::4] = logp.gather(2, scored[:, phase::4].unsqueeze(2)).squeeze(2)
+        out: list[float | None] = [None] * len(texts)
+        for r, values in zip(chosen, per_slot.tolist()):
+            out[fits[r]] = _copy_score(values, len(texts[fits[r]]))
+        return out
+
+    def _copy_frame(self, last: Frame, copied: list[tuple[int, list[int], float]],
+                    elapsed: float) -> list[Frame]:
+        """The frame after ``last`` once copied lines replaced fills: their slots hold the
+        copies' tokens (then nulls), each at the copy's mean token probability."""
+        d = self.denoiser
+        slots = [s for s in last.slots if s.span not in {i for i, _, _ in copied}]
+        for i, ids, confidence in copied:
+            slots += [Slot(i, "" if t == d.null_id else d.codec.piece(t), NEW, confidence,
+                           t == d.null_id) for t in ids]
+        slots.sort(key=lambda s: s.span)
+        return [Frame(last.step + 1, tuple(slots), last.round, elapsed)]
 
     def _sample(self, text: str, ordered: list[Span], order: list[int], budgets: list[int],
                 whole: Sequence[bool], lang: str, seed: int, sampler_options: SamplerOptions,
@@ -398,6 +532,18 @@ class _LazyFrames(Sequence):
 
     def __repr__(self) -> str:
         return repr(self._get())
+
+
+COPY_PASSES = 5  # passes that score one hole's copies (``Filler._likelihoods``)
+
+
+def _copy_score(values: list[float], n_text: int) -> float:
+    """A sequence's score from its slots' log-probabilities (text tokens, then nulls): the
+    mean over its text tokens and the first null, the slot that ends it (as candidates are
+    ranked by mean log-probability; a sum over every slot favours the shortest lines,
+    whose many nulls are easy)."""
+    used = values[:n_text + 1]
+    return sum(used) / len(used)
 
 
 # Rewrite strength < 1 with a model not trained to judge visible tokens: the old tokens are

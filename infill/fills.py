@@ -11,7 +11,7 @@ are passed as functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Protocol, Sequence
 
 from infill.canvas import SlotGroup
@@ -165,6 +165,24 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     return Candidate(new_text, spans_out, score, errors, undefined)
 
 
+def replace_fill(candidate: Candidate, index: int, new: str, score: float,
+                 count_errors: Callable[[str], int | None],
+                 count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
+                 = None) -> Candidate:
+    """``candidate`` with span ``index``'s fill (caller's order) replaced by ``new``; the
+    other fills keep their text and move with it. ``score`` is the new candidate's."""
+    old = candidate.spans[index]
+    shift = len(new) - (old.end - old.start)
+    spans = tuple(replace(f, text=new, end=f.start + len(new)) if i == index
+                  else replace(f, start=f.start + shift, end=f.end + shift)
+                  if f.start >= old.end and i != index else f
+                  for i, f in enumerate(candidate.spans))
+    text = candidate.text[:old.start] + new + candidate.text[old.end:]
+    undefined = (None if count_undefined is None
+                 else count_undefined(text, [(f.start, f.end) for f in spans]))
+    return Candidate(text, spans, score, count_errors(text), undefined)
+
+
 def _parses_worse(candidate: Candidate, base_errors: int | None) -> bool:
     errors = candidate.parse_errors
     return errors is not None and base_errors is not None and errors > base_errors
@@ -175,14 +193,23 @@ def _blanks(candidate: Candidate, code_expected: Sequence[bool]) -> int:
                if i < len(code_expected) and code_expected[i] and not f.text.strip())
 
 
+def standing(candidate: Candidate, base_errors: int | None,
+             code_expected: Sequence[bool] = ()) -> tuple[bool, int, int]:
+    """What ranks a candidate before its score, smaller first: it parses worse than the
+    original (``base_errors``: the original with a plausible placeholder in each hole), the
+    spans where code is expected that it leaves blank (``code_expected[i]`` for span i, in
+    the caller's order), the names it reads that the text defines nowhere."""
+    return (_parses_worse(candidate, base_errors), _blanks(candidate, code_expected),
+            candidate.undefined or 0)
+
+
 def falls_short(candidate: Candidate, base_errors: int | None,
                 code_expected: Sequence[bool] = ()) -> bool:
     """The candidate parses worse than the original (with a placeholder in each hole),
     leaves blank a span where code is expected, or reads a name the text defines nowhere:
     what ranks a candidate below the others, and what makes the engine sample more
     (``retries``)."""
-    return (_parses_worse(candidate, base_errors) or _blanks(candidate, code_expected) > 0
-            or bool(candidate.undefined))
+    return any(standing(candidate, base_errors, code_expected))
 
 
 def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
@@ -195,9 +222,8 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     below one that reads fewer; then by mean log-probability. Of identical texts the
     better-ranked one is kept."""
     ranked = sorted(range(len(candidates)),
-                    key=lambda k: (_parses_worse(candidates[k], base_errors),
-                                   _blanks(candidates[k], code_expected),
-                                   candidates[k].undefined or 0, -candidates[k].score))
+                    key=lambda k: (*standing(candidates[k], base_errors, code_expected),
+                                   -candidates[k].score))
     unique: list[int] = []
     for k in ranked:
         if all(candidates[k].text != candidates[j].text for j in unique):

@@ -75,6 +75,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("retries", int, "when the best fill parses worse than the original or leaves a "
            "code hole blank, sample this many more candidates and keep the best (0: never; "
            "default: the model's recommendation, else 0)", _at_least(0), (None, 0, 3)),
+    Option("copies", int, "score this many lines copied from elsewhere in the file against "
+           "the model's fill of a one-line hole and keep the likelier (0: never; default: "
+           "the model's recommendation, else 0)", _at_least(0), (None, 0, 8)),
     Option("budget", int, "slots for a hole (default: by context)", _at_least(1), exposed=False),
     Option("null_threshold", float, "a slot is text while P(null) is below this", _unit,
            exposed=False),
@@ -85,7 +88,8 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
 
 EXPOSED = tuple(name for name, o in OPTIONS.items() if o.exposed)
 # Resolved into SamplerOptions from infill_config.json or a family default. A checkpoint may
-# also recommend ``candidates`` and ``retries`` (FillOptions.candidate_count / retry_count).
+# also recommend ``candidates``, ``retries`` and ``copies`` (FillOptions.candidate_count,
+# retry_count, copy_count).
 MODEL_DEFAULTS = ("strategy", "temperature", "threshold", "null_threshold", "top_k", "top_p",
                   "block_length", "cache_refresh")
 
@@ -151,6 +155,7 @@ class FillOptions:
     top_p: float | None = None
     candidates: int | None = None  # None: the model's recommended K, else 1
     retries: int | None = None     # None: the model's recommendation, else 0
+    copies: int | None = None      # None: the model's recommendation, else 0
     budget: int | None = None
     null_threshold: float | None = None
     block_length: int | None = None
@@ -177,6 +182,11 @@ class FillOptions:
     def retry_count(self, defaults: Mapping[str, Any] | None = None) -> int:
         """Candidates sampled again when the best falls short: set here, else the model's, else 0."""
         return self._count("retries", defaults, 0)
+
+    def copy_count(self, defaults: Mapping[str, Any] | None = None) -> int:
+        """Copied lines scored against a one-line hole's fill: set here, else the model's,
+        else 0."""
+        return self._count("copies", defaults, 0)
 
     def _count(self, name: str, defaults: Mapping[str, Any] | None, fallback: int) -> int:
         value = getattr(self, name)
