@@ -34,7 +34,7 @@ from infill.backends.base import Denoiser
 from infill.batch import Row, make_batch
 from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_budget
 from infill.copies import copy_texts
-from infill.errors import InputError
+from infill.errors import Cancelled, InputError
 from infill.fills import (Candidate, FillerLike, FillResult, FrameRow, ModelInfo, SpanFill,
                           StepView, falls_short, is_whole_line, make_candidate, make_frame,
                           placeholder_texts, rank_candidates, read_fill, replace_fill,
@@ -147,7 +147,7 @@ class Filler:
             room = None if cap is None else cap - passes
             best, copied, extra = self._copy_fills(best, spans, order, budgets, lang, shortlist,
                                                    room, count, undefined, base_errors,
-                                                   code_expected)
+                                                   code_expected, cancel)
             passes += extra
             if copied:
                 others.insert(0, sampled)
@@ -174,7 +174,8 @@ class Filler:
 
     def _copy_fills(self, best: Candidate, spans: Sequence[Span], order: list[int],
                     budgets: list[int], lang: str, shortlist: int, room: int | None, count,
-                    undefined, base_errors: int | None, code_expected: Sequence[bool]
+                    undefined, base_errors: int | None, code_expected: Sequence[bool],
+                    cancel: Any = None
                     ) -> tuple[Candidate, list[tuple[int, list[int], float]], int]:
         """Step 7: each one-line hole's fill against lines copied from the rest of the text,
         while ``room`` (passes left under ``steps``; None: no cap) allows. Returns the
@@ -186,6 +187,8 @@ class Filler:
                 continue  # the model wrote several lines there: a copied line is one
             if room is not None and passes + COPY_PASSES > room:
                 break
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("fill cancelled")
             rest = best.text[:fill.start] + best.text[fill.end:]
             hole = replace(span, start=fill.start, end=fill.start)
             texts = copy_texts(rest, hole, is_whole_line(rest, hole))

@@ -212,3 +212,27 @@ def test_comments_are_told_from_directives_and_huge_files_look_near_the_hole(mon
     text, hole = hole_at("\n".join(lines[:5]) + "\n@" + "\n".join(lines[5:]) + "\n")
     assert copy_texts(text, hole, whole_line=True) == ["v3 = 3\n", "v4 = 4\n", "v5 = 5\n",
                                                        "v6 = 6\n"]
+
+
+def test_a_cancelled_fill_stops_before_scoring_copies(mlm_filler, monkeypatch):
+    import threading
+
+    from infill.engine import Filler
+    from infill.errors import Cancelled
+
+    cancel = threading.Event()
+
+    def likelihoods(self, text, span, budget, lang, texts, shortlist):
+        raise AssertionError("copies scored after the fill was cancelled")
+
+    monkeypatch.setattr(Filler, "_likelihoods", likelihoods)
+    real = Filler._copy_fills
+
+    def cancelled_then_copies(self, *args, **kwargs):
+        cancel.set()  # the user cancels as the sampling ends
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Filler, "_copy_fills", cancelled_then_copies)
+    with pytest.raises(Cancelled):
+        mlm_filler.fill_spans(TEXT, [Span(AT, AT, HOLE)], "python",
+                              options=FillOptions(copies=4), cancel=cancel)
