@@ -243,6 +243,9 @@ class Filler:
         independent = first.gather(1, filled.T).sum(0)                         # per sequence
         chosen = sorted(range(1, len(fits)), key=lambda r: -independent[r].item())[:shortlist]
         chosen = ([0] if fits and fits[0] == 0 else []) + chosen
+        out: list[float | None] = [None] * len(texts)
+        if not chosen:
+            return out
         scored = filled[chosen]                                                # (B, length)
         per_slot = torch.zeros(scored.shape)
         if cached:
@@ -264,7 +267,6 @@ class Filler:
             logp = torch.log_softmax(logits.float().cpu(), -1).view(len(chosen), -1,
                                                                    logits.shape[-1])
             per_slot[:, phase::4] = logp.gather(2, scored[:, phase::4].unsqueeze(2)).squeeze(2)
-        out: list[float | None] = [None] * len(texts)
         for r, values in zip(chosen, per_slot.tolist()):
             out[fits[r]] = _copy_score(values, len(texts[fits[r]]))
         return out

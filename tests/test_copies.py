@@ -168,6 +168,9 @@ def test_copies_are_scored_each_on_its_own_and_only_the_shortlist(tiny_model_dir
     # A sequence's score does not depend on the others scored beside it.
     alone = filler._likelihoods(text, hole, 12, "python", texts[:1], shortlist=2)
     assert alone[0] == pytest.approx(scores[0], abs=1e-4)
+    # Nothing fits the slots: nothing is scored, and no pass runs on an empty batch.
+    assert filler._likelihoods(text, hole, 12, "python", texts[-1:] * 2, shortlist=2) == [None,
+                                                                                         None]
 
 
 def test_copies_default_to_the_model_s_recommendation():
