@@ -36,14 +36,14 @@ from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_
 from infill.copies import copy_texts
 from infill.errors import Cancelled, InputError
 from infill.fills import (Candidate, FillerLike, FillResult, FrameRow, ModelInfo, SpanFill,
-                          StepView, falls_short, is_whole_line, make_candidate, make_frame,
-                          placeholder_texts, rank_candidates, read_fill, replace_fill,
-                          replay_frames, standing)
+                          StepView, copied_frame, falls_short, is_whole_line, make_candidate,
+                          make_frame, placeholder_texts, rank_candidates, read_fill,
+                          replace_fill, replay_frames, standing)
 from infill.languages import UNKNOWN, guess_language, normalise_language
 from infill.markers import HOLE, REWRITE, MarkerSyntax, Span, parse_markers, splice
 from infill.options import FillOptions, SamplerOptions
 from infill.sampler import SampleOutput, StepRecord, sample
-from infill.trajectory import NEW, Frame, Slot
+from infill.trajectory import Frame
 
 __all__ = ["Filler", "FillerLike", "FillResult", "SpanFill", "Candidate", "ModelInfo",
            "FillOptions"]
@@ -156,14 +156,21 @@ class Filler:
         # A copied line adds one last frame (and is shown live when frames are).
         elapsed = time.perf_counter() - started
         live = run.live if j == 0 else []
+        d = self.denoiser
+
+        def with_copies(frames: list[Frame]) -> list[Frame]:
+            if not (copied and frames):
+                return frames
+            return frames + [copied_frame(frames[-1], copied, elapsed, d.null_id,
+                                          d.codec.piece)]
+
         if copied and live and on_frame:
-            live = live + self._copy_frame(live[-1], copied, elapsed)
+            live = with_copies(live)
             on_frame(live[-1])
 
         def frames() -> list[Frame]:
-            replayed = self._replay(run.rows, run.out, order, run.ks[j], run.last_round, elapsed)
-            return replayed + (self._copy_frame(replayed[-1], copied, elapsed)
-                               if copied and replayed else [])
+            return with_copies(self._replay(run.rows, run.out, order, run.ks[j],
+                                            run.last_round, elapsed))
 
         trajectory = tuple(live) if live else _LazyFrames(frames)
         return FillResult(
@@ -218,8 +225,8 @@ class Filler:
         every slot masked ranks the sequences by their tokens' probabilities read
         independently; ``texts[0]`` and the first ``shortlist`` of the rest are then scored
         in four passes, each masking every fourth slot while the others show the sequence
-        (a pseudo-likelihood: every token judged in view of the rest), and summed up by
-        ``_copy_score``. A backend with a context cache computes the context once, in the
+        (a pseudo-likelihood: every token judged in view of the rest), each reduced to one
+        score by ``_copy_score``. A backend with a context cache computes the context once, in the
         first pass, and the four passes recompute only the slots of each sequence against
         it (the sampler's approximation). None: not scored (longer than the slots, or
         outside the shortlist)."""
@@ -270,18 +277,6 @@ class Filler:
         for r, values in zip(chosen, per_slot.tolist()):
             out[fits[r]] = _copy_score(values, len(texts[fits[r]]))
         return out
-
-    def _copy_frame(self, last: Frame, copied: list[tuple[int, list[int], float]],
-                    elapsed: float) -> list[Frame]:
-        """The frame after ``last`` once copied lines replaced fills: their slots hold the
-        copies' tokens (then nulls), each at the copy's mean token probability."""
-        d = self.denoiser
-        slots = [s for s in last.slots if s.span not in {i for i, _, _ in copied}]
-        for i, ids, confidence in copied:
-            slots += [Slot(i, "" if t == d.null_id else d.codec.piece(t), NEW, confidence,
-                           t == d.null_id) for t in ids]
-        slots.sort(key=lambda s: s.span)
-        return [Frame(last.step + 1, tuple(slots), last.round, elapsed)]
 
     def _sample(self, text: str, ordered: list[Span], order: list[int], budgets: list[int],
                 whole: Sequence[bool], lang: str, seed: int, sampler_options: SamplerOptions,

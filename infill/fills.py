@@ -159,10 +159,7 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     score = sum(f.logp_sum for f in fills) / n if n else 0.0
     inverse = {orig: pos for pos, orig in enumerate(order)}
     spans_out = tuple(located[inverse[i]] for i in range(len(order)))
-    errors = count_errors(new_text)
-    undefined = (None if count_undefined is None
-                 else count_undefined(new_text, [(f.start, f.end) for f in located]))
-    return Candidate(new_text, spans_out, score, errors, undefined)
+    return _judged(new_text, spans_out, score, count_errors, count_undefined)
 
 
 def replace_fill(candidate: Candidate, index: int, new: str, score: float,
@@ -173,11 +170,22 @@ def replace_fill(candidate: Candidate, index: int, new: str, score: float,
     other fills keep their text and move with it. ``score`` is the new candidate's."""
     old = candidate.spans[index]
     shift = len(new) - (old.end - old.start)
-    spans = tuple(replace(f, text=new, end=f.start + len(new)) if i == index
-                  else replace(f, start=f.start + shift, end=f.end + shift)
-                  if f.start >= old.end and i != index else f
-                  for i, f in enumerate(candidate.spans))
+
+    def moved(i: int, f: SpanFill) -> SpanFill:
+        if i == index:
+            return replace(f, text=new, end=f.start + len(new))
+        return replace(f, start=f.start + shift, end=f.end + shift) if f.start >= old.end else f
+
+    spans = tuple(moved(i, f) for i, f in enumerate(candidate.spans))
     text = candidate.text[:old.start] + new + candidate.text[old.end:]
+    return _judged(text, spans, score, count_errors, count_undefined)
+
+
+def _judged(text: str, spans: tuple[SpanFill, ...], score: float,
+            count_errors: Callable[[str], int | None],
+            count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
+            ) -> Candidate:
+    """The candidate with its parse errors and invented names counted."""
     undefined = (None if count_undefined is None
                  else count_undefined(text, [(f.start, f.end) for f in spans]))
     return Candidate(text, spans, score, count_errors(text), undefined)
@@ -263,6 +271,19 @@ def make_frame(rows: Sequence[FrameRow], order: Sequence[int], step: int, round_
                                       float(row.confidence[pos]), is_null))
     slots.sort(key=lambda s: s.span)  # stable: slot order within a span is kept
     return Frame(step, tuple(slots), round_, elapsed)
+
+
+def copied_frame(last: Frame, copied: Sequence[tuple[int, Sequence[int], float]],
+                 elapsed: float, null_id: int | None, piece: Callable[[int], str]) -> Frame:
+    """The frame after ``last`` once copied lines replaced fills: for each (span, slot ids,
+    confidence) in ``copied``, the span's slots hold the copy's tokens (then nulls)."""
+    replaced = {i for i, _, _ in copied}
+    slots = [s for s in last.slots if s.span not in replaced]
+    for i, ids, confidence in copied:
+        slots += [Slot(i, "" if t == null_id else piece(t), NEW, confidence, t == null_id)
+                  for t in ids]
+    slots.sort(key=lambda s: s.span)
+    return Frame(last.step + 1, tuple(slots), last.round, elapsed)
 
 
 @dataclass(frozen=True)
