@@ -5,7 +5,7 @@ character, elsewhere in the same file (for a quarter of the holes of the project
 ``python-exec`` set, the true line does). A small model rarely writes such a line out token
 by token, but it can tell which of a few written-out lines fits best. ``copy_texts`` lists
 the texts a hole could take from the rest of its file; the engine scores them with the
-model beside its own fill and keeps the one the model finds likelier (``Filler``, step 7).
+model beside its own fill and keeps the one the model finds likelier (``Filler``, step 8).
 
 Pure text rules: no model, no tokenizer.
 """
@@ -58,7 +58,7 @@ def copy_texts(text: str, span: Span, whole_line: bool) -> list[str]:
             seen.setdefault(middle, None)
     if not whole_line:
         return list(seen)
-    indent = _whole_line_indent(text, start)
+    indent = whole_line_indent(text, start)
     return [indent + m + "\n" for m in seen]
 
 
@@ -75,7 +75,7 @@ def _carries_code(line: str) -> bool:
             and line != "#")
 
 
-def _whole_line_indent(text: str, start: int) -> str:
+def whole_line_indent(text: str, start: int) -> str:
     """The indentation a line written at ``start`` (a line start) takes: the next non-blank
     line's, unless the previous non-blank line ends with ``:`` or ``{`` and the next one is
     not indented deeper than it (the hole is the whole body of a block: one level in, a tab

@@ -9,11 +9,16 @@
 5. elastic length: when a hole's budget was used up, grow it and run 2-4 again for those
    holes only; the others keep their fills, shown to the model as context.
 6. retries: when the best candidate falls short (parses worse than the original, leaves
-   a code hole blank, or reads a name the file defines nowhere), sample ``retries`` more
+   a code hole blank, or reads a name nothing in view binds), sample ``retries`` more
    candidates in one more run and rank them all.
-7. copies: for each hole the best fill answers with one line, lines copied from elsewhere
-   in the file (``copies.copy_texts``) are scored by the model beside that fill; the
-   likelier one stays, unless it stands worse (parse, blanks, invented names).
+7. bindings (Python): when the code after a statement hole reads names that nothing binds
+   (``names.needed_names``) and the best fill does not bind them, the model writes the
+   rest of ``name = `` there too; that fill wins when it ranks higher (it stands better
+   for binding what is needed, unless it breaks the parse or invents names).
+8. copies: for each hole the best fill answers with one line, lines copied from elsewhere
+   in the file (``copies.copy_texts``; in Python only those whose names are in view there)
+   are scored by the model beside that fill; a likelier one replaces it unless it stands
+   worse (parse, blanks, names).
 
 Every front door (the batch CLI, the hook, the editor, eval, bench) calls ``fill_spans`` with
 a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword options.
@@ -29,16 +34,16 @@ from typing import Any, Callable
 
 import torch
 
-from infill import syntax
+from infill import names, syntax
 from infill.backends.base import Denoiser
 from infill.batch import Row, make_batch
 from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_budget
-from infill.copies import copy_texts
+from infill.copies import copy_texts, whole_line_indent
 from infill.errors import Cancelled, InputError
-from infill.fills import (Candidate, FillerLike, FillResult, FrameRow, ModelInfo, SpanFill,
-                          StepView, copied_frame, falls_short, is_whole_line, make_candidate,
-                          make_frame, placeholder_texts, rank_candidates, read_fill,
-                          replace_fill, replay_frames, standing)
+from infill.fills import (PLACEHOLDER, Candidate, FillerLike, FillResult, FrameRow, ModelInfo,
+                          SpanFill, StepView, copied_frame, falls_short, is_whole_line,
+                          make_candidate, make_frame, placeholder_texts, rank_candidates,
+                          read_fill, replace_fill, replay_frames, standing)
 from infill.languages import UNKNOWN, guess_language, normalise_language
 from infill.markers import HOLE, REWRITE, MarkerSyntax, Span, parse_markers, splice
 from infill.options import FillOptions, SamplerOptions
@@ -107,50 +112,56 @@ class Filler:
         k, retries = options.candidate_count(defaults), options.retry_count(defaults)
         cap = sampler_options.steps  # bounds the passes of the whole fill, every run together
 
-        count = (lambda t: syntax.count_errors(t, lang)) if lang != UNKNOWN else (lambda t: None)
-
-        def undefined(new_text: str, ranges: list[tuple[int, int]]) -> int | None:
-            names = syntax.undefined_names(new_text, ranges, lang)
-            return None if names is None else len(names)
-
-        base_errors = _base_errors(text, ordered, count)
-        code_expected = [lang not in PROSE and spans[i].kind == HOLE for i in range(len(spans))]
+        # The original with placeholders, parsed for its errors and then (the same texts,
+        # parsed once) for the names around each hole.
+        base_errors = _base_errors(text, ordered, lambda t: _parse_errors(t, lang))
+        at_holes = _names_at_holes(text, spans, lang)  # caller's order
+        judge = _Judge(lang, base_errors, [lang not in PROSE and s.kind == HOLE for s in spans],
+                       [wanted for wanted, _ in at_holes])
 
         def sample(ks: list[int], first_round: int,
                    cap: int | None) -> list[tuple[_Run, int, Candidate]]:
             run = self._sample(text, ordered, order, budgets, whole, lang, seed, sampler_options,
                                ks, first_round, cap, on_frame, cancel, started)
-            return [(run, j, make_candidate(text, ordered, order, run.fills[j], count, undefined))
+            return [(run, j, judge.candidate(text, ordered, order, run.fills[j]))
                     for j in range(len(ks))]
 
         made = sample(list(range(k)), 0, cap)
-        ranked = rank_candidates([c for _, _, c in made], base_errors, code_expected)
+        ranked = judge.rank([c for _, _, c in made])
         first = made[0][0]
         passes = first.passes
-        if (retries and falls_short(made[ranked[0]][2], base_errors, code_expected)
-                and (cap is None or passes < cap)):
+        if retries and judge.falls_short(made[ranked[0]][2]) and (cap is None or passes < cap):
             # The best fill parses worse than the original, leaves code blank or invents a
             # name: sample ``retries`` more candidates (one more run) and keep the best of all.
             retry = sample(list(range(k, k + retries)), first.last_round + 1,
                            None if cap is None else cap - passes)
             passes += retry[0][0].passes
             made += retry
-            ranked = rank_candidates([c for _, _, c in made], base_errors, code_expected)
+            ranked = judge.rank([c for _, _, c in made])
         candidates = [c for _, _, c in made]
         best = candidates[ranked[0]]
         run, j, _ = made[ranked[0]]
         others = [candidates[i] for i in ranked[1:]]
         copied: list[tuple[int, list[int], float]] = []
+        if any(judge.needed):
+            sampled = best
+            best, copied, extra = self._bind_needed(best, spans, lang, seed, sampler_options,
+                                                    None if cap is None else cap - passes,
+                                                    judge, cancel, started)
+            passes += extra
+            if copied:
+                others.insert(0, sampled)
         shortlist = options.copy_count(defaults)
         if shortlist and self.denoiser.null_id is not None and lang not in PROSE:
             sampled = best
             room = None if cap is None else cap - passes
-            best, copied, extra = self._copy_fills(best, spans, order, budgets, lang, shortlist,
-                                                   room, count, undefined, base_errors,
-                                                   code_expected, cancel)
+            best, more, extra = self._copy_fills(best, spans, order, budgets, lang, shortlist,
+                                                 room, judge, [v for _, v in at_holes], cancel)
             passes += extra
-            if copied:
+            if more:
                 others.insert(0, sampled)
+                replaced = {i for i, _, _ in more}
+                copied = [c for c in copied if c[0] not in replaced] + more
         # Frames are built once: the live ones when a run's lead candidate won, else
         # replayed from the step records when someone first reads them (most callers never do).
         # A copied line adds one last frame (and is shown live when frames are).
@@ -179,14 +190,62 @@ class Filler:
             trajectory=trajectory, score=best.score, parse_errors=best.parse_errors,
             forward_passes=passes, elapsed=time.perf_counter() - started, language=lang)
 
+    def _bind_needed(self, best: Candidate, spans: Sequence[Span], lang: str, seed: int,
+                     sampler_options: SamplerOptions, room: int | None, judge: "_Judge",
+                     cancel: Any, started: float
+                     ) -> tuple[Candidate, list[tuple[int, list[int], float]], int]:
+        """Step 7: a hole that stands for a statement, after which the code reads names that
+        nothing binds (``judge.needed[i]``), gets a second fill that binds them: the model writes
+        the rest of ``a, b = `` there. It replaces the best fill when it ranks higher, as
+        candidates rank: standing (parse, blanks, names: a fill that leaves a needed name
+        unbound stands worse), then score. Returns the candidate kept, (span, token ids,
+        confidence) of each binding taken (the trajectory's last frame), and the passes run."""
+        codec, passes, taken = self.denoiser.codec, 0, []
+        for i, span in enumerate(spans):
+            wanted, fill = judge.needed[i], best.spans[i]
+            if not wanted or names.binds_any(fill.text, wanted):
+                continue
+            if room is not None and passes >= room:
+                break
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("fill cancelled")
+            rest = best.text[:fill.start] + best.text[fill.end:]
+            start = fill.start
+            line_start = rest.rfind("\n", 0, start) + 1
+            line_end = rest.find("\n", start)
+            line_end = len(rest) if line_end < 0 else line_end
+            head = ", ".join(wanted) + " ="  # the model writes the space (`` x``: one token)
+            if is_whole_line(rest, replace(span, start=start, end=start)):
+                lead, tail = whole_line_indent(rest, start) + head, "\n"
+            elif not rest[line_start:start].strip() and not rest[start:line_end].strip():
+                lead, tail = head, ""
+            else:
+                continue  # the hole is part of a statement: nothing to bind there
+            text = rest[:start] + lead + tail + rest[start:]
+            inner = Span(start + len(lead), start + len(lead), HOLE)
+            run = self._sample(text, [inner], [0], [self._budget(text, inner, None)], [False],
+                               lang, seed, sampler_options, [0], 0,
+                               None if room is None else room - passes, None, cancel, started)
+            passes += run.passes
+            got = run.fills[0][0]
+            score = got.logp_sum / got.n if got.n else 0.0
+            new = lead + (got.text if got.text[:1].isspace() else " " + got.text) + tail
+            candidate = judge.replaced(best, i, new, score)
+            if (judge.standing(candidate), -score) < (judge.standing(best), -best.score):
+                best = candidate
+                taken.append((i, codec.encode(new), math.exp(score)))
+        return best, taken, passes
+
     def _copy_fills(self, best: Candidate, spans: Sequence[Span], order: list[int],
-                    budgets: list[int], lang: str, shortlist: int, room: int | None, count,
-                    undefined, base_errors: int | None, code_expected: Sequence[bool],
+                    budgets: list[int], lang: str, shortlist: int, room: int | None,
+                    judge: "_Judge", in_view: Sequence[frozenset[str] | None] = (),
                     cancel: Any = None
                     ) -> tuple[Candidate, list[tuple[int, list[int], float]], int]:
-        """Step 7: each one-line hole's fill against lines copied from the rest of the text,
-        while ``room`` (passes left under ``steps``; None: no cap) allows. Returns the
-        candidate kept, (span, slot ids, confidence) of each copy taken, and the passes run."""
+        """Step 8: each one-line hole's fill against lines copied from the rest of the text,
+        while ``room`` (passes left under ``steps``; None: no cap) allows. Copies that read
+        names out of view at hole i (``in_view[i]``, ``_names_at_holes``; None: not known) are
+        not offered; those that bind a name the code after it needs are scored first. Returns the candidate kept, (span, slot ids,
+        confidence) of each copy taken, and the passes run."""
         codec, passes, copied = self.denoiser.codec, 0, []
         for i, span in enumerate(spans):
             fill = best.spans[i]
@@ -199,27 +258,42 @@ class Filler:
             rest = best.text[:fill.start] + best.text[fill.end:]
             hole = replace(span, start=fill.start, end=fill.start)
             texts = copy_texts(rest, hole, is_whole_line(rest, hole))
+            wanted = judge.needed[i]
+            visible = in_view[i] if i < len(in_view) else None
+            if visible is not None:
+                texts = [t for t in texts if _in_view(t, visible)]
             if not texts:
                 continue
             ids = [codec.encode(t) for t in [fill.text] + texts]
+            first = [k + 1 for k, t in enumerate(texts) if wanted and names.binds_any(t, wanted)]
             # The fill's own text may take a token more than its slots (a whole line's newline).
             budget = max(budgets[order.index(i)], len(ids[0]))
-            scores = self._likelihoods(rest, hole, budget, lang, ids, shortlist)
+            scores = self._likelihoods(rest, hole, budget, lang, ids, shortlist, first)
             passes += COPY_PASSES
-            pick = max((k for k in range(1, len(ids)) if scores[k] is not None),
-                       key=lambda k: scores[k], default=None)
-            if pick is None or scores[0] is None or scores[pick] <= scores[0]:
+            if scores[0] is None:
                 continue
-            candidate = replace_fill(best, i, texts[pick - 1], scores[pick], count, undefined)
-            if standing(candidate, base_errors, code_expected) <= standing(best, base_errors,
-                                                                           code_expected):
-                best = candidate
-                nulls = [self.denoiser.null_id] * (budget - len(ids[pick]))
-                copied.append((i, ids[pick] + nulls, math.exp(candidate.score)))
+            # A copy the model finds likelier than the fill, standing no worse (parse, blanks,
+            # names), may replace it; of those, the best standing, then the likeliest.
+            own = judge.standing(best)
+            kept, kept_rank = None, (own, -scores[0])
+            for k in sorted((k for k in range(1, len(ids))
+                             if scores[k] is not None and scores[k] > scores[0]),
+                            key=lambda k: -scores[k]):
+                candidate = judge.replaced(best, i, texts[k - 1], scores[k])
+                rank = (judge.standing(candidate), -scores[k])
+                if rank[0] <= own and rank < kept_rank:
+                    kept, kept_rank = (k, candidate), rank
+                if not any(rank[0]):
+                    break  # the likeliest copy that stands clean: none after it ranks higher
+            if kept is not None:
+                k, best = kept
+                nulls = [self.denoiser.null_id] * (budget - len(ids[k]))
+                copied.append((i, ids[k] + nulls, math.exp(best.score)))
         return best, copied, passes
 
     def _likelihoods(self, text: str, hole: Span, budget: int, lang: str,
-                     texts: list[list[int]], shortlist: int) -> list[float | None]:
+                     texts: list[list[int]], shortlist: int,
+                     first: Sequence[int] = ()) -> list[float | None]:
         """How likely the model finds each token sequence in ``texts`` filling ``hole``'s
         ``budget`` slots (its tokens, then nulls), in ``COPY_PASSES`` passes. One pass with
         every slot masked ranks the sequences by their tokens' probabilities read
@@ -228,8 +302,9 @@ class Filler:
         (a pseudo-likelihood: every token judged in view of the rest), each reduced to one
         score by ``_copy_score``. A backend with a context cache computes the context once, in the
         first pass, and the four passes recompute only the slots of each sequence against
-        it (the sampler's approximation). None: not scored (longer than the slots, or
-        outside the shortlist)."""
+        it (the sampler's approximation). Sequences ``first`` (indices into ``texts``) enter
+        the shortlist before the others. None: not scored (longer than the slots, or outside
+        the shortlist)."""
         d = self.denoiser
         layout = Layout(d.mask_id, d.bos_id, d.eos_id, d.header_id(lang), d.max_context)
         canvas = plan_canvases(text, [hole], [budget], d.codec, layout)[0]
@@ -248,7 +323,9 @@ class Filler:
             logits = self.logits_fn(blank, torch.ones_like(blank), in_slots)[in_slots]
         first = torch.log_softmax(logits.float().cpu(), -1)                   # (length, V)
         independent = first.gather(1, filled.T).sum(0)                         # per sequence
-        chosen = sorted(range(1, len(fits)), key=lambda r: -independent[r].item())[:shortlist]
+        ahead = {r for r, k in enumerate(fits) if k in set(first)}
+        chosen = sorted(range(1, len(fits)),
+                        key=lambda r: (r not in ahead, -independent[r].item()))[:shortlist]
         chosen = ([0] if fits and fits[0] == 0 else []) + chosen
         out: list[float | None] = [None] * len(texts)
         if not chosen:
@@ -481,7 +558,12 @@ class Filler:
                              d.null_id, d.codec.piece)
 
 
-def _base_errors(text: str, ordered: Sequence[Span], count: Callable[[str], int | None]) -> int | None:
+def _parse_errors(text: str, lang: str) -> int | None:
+    return syntax.count_errors(text, lang) if lang != UNKNOWN else None
+
+
+def _base_errors(text: str, ordered: Sequence[Span],
+                 count: Callable[[str], int | None]) -> int | None:
     """Parse errors of the original with a plausible placeholder in each hole (the fewest
     over the placeholders tried): a fill is judged against code that has something there,
     not against the hole left empty. None without a grammar."""
@@ -490,6 +572,77 @@ def _base_errors(text: str, ordered: Sequence[Span], count: Callable[[str], int 
               for j in range(max((len(o) for o in options_per_span), default=1))]
     known = [e for e in trials if e is not None]
     return min(known) if known else None
+
+
+@dataclass(frozen=True)
+class _Judge:
+    """How one fill's candidates are judged before their scores (``fills.standing``): parse
+    errors against the original's with a placeholder in each hole, blank code holes, and
+    (Python) faults with names: names read that nothing in view binds, and names the code
+    after a hole needs bound (``needed``, per span in the caller's order) left unbound."""
+
+    lang: str
+    base_errors: int | None
+    code_expected: Sequence[bool]
+    needed: Sequence[Sequence[str]]
+
+    def errors(self, text: str) -> int | None:
+        return _parse_errors(text, self.lang)
+
+    def undefined(self, text: str, ranges: list[tuple[int, int]]) -> int | None:
+        found = names.undefined_names(text, ranges, self.lang)
+        return None if found is None else len(found)
+
+    def unbound(self, text: str, ranges: list[tuple[int, int]]) -> int:
+        return names.unbound_count(text, ranges, self.needed, self.lang)
+
+    def candidate(self, text: str, ordered: Sequence[Span], order: Sequence[int],
+                  fills: Sequence[Any]) -> Candidate:
+        return make_candidate(text, ordered, order, fills, self.errors, self.undefined,
+                              self.unbound)
+
+    def replaced(self, best: Candidate, index: int, new: str, score: float) -> Candidate:
+        return replace_fill(best, index, new, score, self.errors, self.undefined, self.unbound)
+
+    def standing(self, candidate: Candidate) -> tuple[bool, int, int]:
+        return standing(candidate, self.base_errors, self.code_expected)
+
+    def falls_short(self, candidate: Candidate) -> bool:
+        return falls_short(candidate, self.base_errors, self.code_expected)
+
+    def rank(self, candidates: Sequence[Candidate]) -> list[int]:
+        return rank_candidates(candidates, self.base_errors, self.code_expected)
+
+
+def _names_at_holes(text: str, spans: Sequence[Span], lang: str
+                    ) -> list[tuple[tuple[str, ...], frozenset[str] | None]]:
+    """Per span (the caller's order): the names the code after a hole reads and nothing
+    binds (a fill there should bind them), and the names in view at the hole (None: not
+    known). Read with a placeholder in the hole (``placeholder_texts``), the other holes
+    as they are; ((), None) for rewrites and where Python cannot tell (``infill.names``)."""
+    out: list[tuple[tuple[str, ...], frozenset[str] | None]] = []
+    for span in spans:
+        found: tuple[tuple[str, ...], frozenset[str] | None] = ((), None)
+        if lang == "python" and span.kind == HOLE:
+            # A placeholder first (it tells the names in view too), the hole empty last.
+            for option in sorted(placeholder_texts(text, [span])[0], key=lambda o: o == ""):
+                trial = text[:span.start] + option + text[span.end:]
+                wanted = names.needed_names(trial, span.start, span.start + len(option), lang)
+                if wanted is None:
+                    continue
+                at = option.find(PLACEHOLDER)
+                visible = None if at < 0 else names.visible_names(trial, span.start + at, lang)
+                found = (tuple(wanted), visible)
+                if visible is not None:
+                    break
+        out.append(found)
+    return out
+
+
+def _in_view(code: str, visible: frozenset[str]) -> bool:
+    """A copied line reads only names in view at the hole (or cannot be told apart)."""
+    found = names.statement_names(code)
+    return found is None or found[0] <= visible
 
 
 @dataclass(frozen=True)

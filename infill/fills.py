@@ -39,8 +39,10 @@ class Candidate:
     spans: tuple[SpanFill, ...]
     score: float                # mean log-probability of the committed tokens
     parse_errors: int | None    # tree-sitter ERROR/MISSING nodes; None without a grammar
-    undefined: int | None = None  # names the fills read that the text defines nowhere
-                                  # (``syntax.undefined_names``); None: cannot be told
+    undefined: int | None = None  # names the fills read that nothing in view binds
+                                  # (``names.undefined_names``); None: cannot be told
+    unbound: int = 0              # names the code after a hole needs bound that its fill
+                                  # leaves unbound (``names.unbound_count``)
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,13 @@ def shape_text(text: str, span: Span, whole_line: bool = False) -> str:
 def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills: Sequence[Fill],
                    count_errors: Callable[[str], int | None],
                    count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
-                   = None) -> Candidate:
+                   = None,
+                   count_unbound: Callable[[str, list[tuple[int, int]]], int] | None = None
+                   ) -> Candidate:
     """``fills`` (one per span of the sorted ``spans``) spliced into ``text``; the spans are
     reported in the caller's order (``order[i]`` is the caller's index of sorted span i).
-    ``count_undefined(new_text, fill_ranges)`` counts the names the fills invent."""
+    ``count_undefined(new_text, fill_ranges)`` counts the names the fills invent,
+    ``count_unbound(new_text, fill_ranges)`` the needed names they leave unbound."""
     new_text = splice(text, spans, [f.text for f in fills])
     located, shift = [], 0
     for s, f in zip(spans, fills):
@@ -159,13 +164,15 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     score = sum(f.logp_sum for f in fills) / n if n else 0.0
     inverse = {orig: pos for pos, orig in enumerate(order)}
     spans_out = tuple(located[inverse[i]] for i in range(len(order)))
-    return _judged(new_text, spans_out, score, count_errors, count_undefined)
+    return _judged(new_text, spans_out, score, count_errors, count_undefined, count_unbound)
 
 
 def replace_fill(candidate: Candidate, index: int, new: str, score: float,
                  count_errors: Callable[[str], int | None],
                  count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
-                 = None) -> Candidate:
+                 = None,
+                 count_unbound: Callable[[str, list[tuple[int, int]]], int] | None = None
+                 ) -> Candidate:
     """``candidate`` with span ``index``'s fill (caller's order) replaced by ``new``; the
     other fills keep their text and move with it. ``score`` is the new candidate's."""
     old = candidate.spans[index]
@@ -178,17 +185,19 @@ def replace_fill(candidate: Candidate, index: int, new: str, score: float,
 
     spans = tuple(moved(i, f) for i, f in enumerate(candidate.spans))
     text = candidate.text[:old.start] + new + candidate.text[old.end:]
-    return _judged(text, spans, score, count_errors, count_undefined)
+    return _judged(text, spans, score, count_errors, count_undefined, count_unbound)
 
 
 def _judged(text: str, spans: tuple[SpanFill, ...], score: float,
             count_errors: Callable[[str], int | None],
-            count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
+            count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None,
+            count_unbound: Callable[[str, list[tuple[int, int]]], int] | None = None
             ) -> Candidate:
-    """The candidate with its parse errors and invented names counted."""
-    undefined = (None if count_undefined is None
-                 else count_undefined(text, [(f.start, f.end) for f in spans]))
-    return Candidate(text, spans, score, count_errors(text), undefined)
+    """The candidate with its parse errors, invented names and unbound needed names counted."""
+    ranges = [(f.start, f.end) for f in spans]
+    undefined = None if count_undefined is None else count_undefined(text, ranges)
+    unbound = 0 if count_unbound is None else count_unbound(text, ranges)
+    return Candidate(text, spans, score, count_errors(text), undefined, unbound)
 
 
 def _parses_worse(candidate: Candidate, base_errors: int | None) -> bool:
@@ -206,18 +215,21 @@ def standing(candidate: Candidate, base_errors: int | None,
     """What ranks a candidate before its score, smaller first: it parses worse than the
     original (``base_errors``: the original with a plausible placeholder in each hole), the
     spans where code is expected that it leaves blank (``code_expected[i]`` for span i, in
-    the caller's order), the names it reads that the text defines nowhere."""
+    the caller's order), its faults with names: those it reads that nothing in view binds,
+    plus those the code after a hole needs bound that it leaves unbound."""
     return (_parses_worse(candidate, base_errors), _blanks(candidate, code_expected),
-            candidate.undefined or 0)
+            (candidate.undefined or 0) + candidate.unbound)
 
 
 def falls_short(candidate: Candidate, base_errors: int | None,
                 code_expected: Sequence[bool] = ()) -> bool:
     """The candidate parses worse than the original (with a placeholder in each hole),
-    leaves blank a span where code is expected, or reads a name the text defines nowhere:
-    what ranks a candidate below the others, and what makes the engine sample more
-    (``retries``)."""
-    return any(standing(candidate, base_errors, code_expected))
+    leaves blank a span where code is expected, or reads a name nothing in view binds:
+    what makes the engine sample more (``retries``). A needed name left unbound ranks a
+    candidate lower but is not a reason to sample again: the engine asks for the binding
+    itself (``Filler``, step 7)."""
+    return (_parses_worse(candidate, base_errors) or _blanks(candidate, code_expected) > 0
+            or bool(candidate.undefined))
 
 
 def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
@@ -226,8 +238,8 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     the original (``base_errors``: the original with a plausible placeholder in each hole)
     ranks below every one that does not; then one that leaves blank a span where code is
     expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
-    writes text there; then one that reads more names the text defines nowhere ranks
-    below one that reads fewer; then by mean log-probability. Of identical texts the
+    writes text there; then one with more faults with names (``standing``) ranks below one
+    with fewer; then by mean log-probability. Of identical texts the
     better-ranked one is kept."""
     ranked = sorted(range(len(candidates)),
                     key=lambda k: (*standing(candidates[k], base_errors, code_expected),

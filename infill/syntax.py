@@ -3,18 +3,16 @@
 Tree-sitter grammars are imported on first use only: ``import infill`` and a training
 machine need none. A language without an installed grammar has no parse check (``None``),
 never an error. Python text is also given to Python's own parser (never run): tree-sitter
-accepts what Python refuses, such as a line indented deeper than its block, and
-``undefined_names`` finds names a fill reads that the file defines nowhere.
+accepts what Python refuses, such as a line indented deeper than its block. Which names a
+fill reads and binds is ``infill.names``'s business.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import functools
 import importlib
 import warnings
-from collections.abc import Sequence
 
 _GRAMMARS = {
     "python": ("tree_sitter_python", "language"),
@@ -79,82 +77,18 @@ def python_parses(text: str) -> bool:
 
     The running interpreter's grammar decides, so a file written for a newer Python is
     refused both with and without a fill, and comparisons between the two stay fair."""
-    return _python_tree(text) is not None
+    return python_tree(text) is not None
 
 
-@functools.lru_cache(maxsize=4)  # count_errors and undefined_names parse the same candidate
-def _python_tree(text: str) -> ast.Module | None:
+@functools.lru_cache(maxsize=4)  # count_errors and infill.names parse the same candidate
+def python_tree(text: str) -> ast.Module | None:
+    """``text``'s syntax tree, None when Python refuses it (the last few are kept)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarning: invalid escapes and the like
             return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-
-
-# Names every module can read without binding them.
-_PREDEFINED = frozenset(dir(builtins)) | {
-    "__file__", "__name__", "__doc__", "__spec__", "__loader__", "__package__", "__path__",
-    "__builtins__", "__annotations__", "__dict__", "__class__", "__module__", "__qualname__"}
-
-
-def undefined_names(text: str, ranges: Sequence[tuple[int, int]],
-                    language: str) -> list[str] | None:
-    """Names read inside ``ranges`` (character offsets into ``text``) that ``text`` binds
-    nowhere (no assignment, definition, parameter or import in any scope) and that are not
-    builtins: what a fill invents, such as ``return dmp_list(f)`` in a module without a
-    ``dmp_list``. Scopes are not told apart, so a name bound anywhere counts as defined (a
-    lenient check: code that runs is flagged only when it binds names at run time, through
-    ``globals()`` or ``exec``). None when this cannot be told: not Python, text Python does
-    not parse, or a ``from m import *``."""
-    if language != "python":
-        return None
-    tree = _python_tree(text)
-    if tree is None:
-        return None
-    bound = _bound_names(tree)
-    if bound is None:
-        return None
-    # ast columns count UTF-8 bytes: compare byte offsets.
-    line_starts, at = [0], 0
-    for line in text.encode("utf-8").split(b"\n"):
-        at += len(line) + 1
-        line_starts.append(at)
-    byte_ranges = [(len(text[:a].encode("utf-8")), len(text[:b].encode("utf-8")))
-                   for a, b in ranges]
-    found = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-                and node.id not in bound and node.id not in _PREDEFINED):
-            pos = line_starts[node.lineno - 1] + node.col_offset
-            if any(a <= pos < b for a, b in byte_ranges):
-                found.append((pos, node.id))
-    return [name for _, name in sorted(found)]
-
-
-def _bound_names(tree: ast.Module) -> set[str] | None:
-    """Every name ``tree`` binds in any scope; None when a star import hides some."""
-    bound: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            if not isinstance(node.ctx, ast.Load):
-                bound.add(node.id)
-        elif isinstance(node, ast.alias):
-            if node.name == "*":
-                return None
-            bound.add(node.asname or node.name.split(".")[0])
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            bound.update(node.names)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        else:
-            name = getattr(node, "name", None)  # def, class, except ... as, match captures,
-            if isinstance(name, str):           # type parameters
-                bound.add(name)
-            rest = getattr(node, "rest", None)  # match {**rest}
-            if isinstance(rest, str):
-                bound.add(rest)
-    return bound
 
 
 def _empty_bodies(tree, language: str) -> int:

@@ -92,7 +92,7 @@ def test_a_likelier_copy_replaces_the_fill_and_ends_the_trajectory(mlm_filler, m
     assert is_whole_line(TEXT, hole)
     plain = mlm_filler.fill_spans(TEXT, [hole], "python", options=FillOptions(copies=0))
 
-    def likelihoods(self, text, span, budget, lang, texts, shortlist):
+    def likelihoods(self, text, span, budget, lang, texts, shortlist, first=()):
         wanted = self.denoiser.codec.encode("    return y\n")
         return [-50.0] + [-1.0 if t == wanted else -100.0 for t in texts[1:]]
 
@@ -118,16 +118,19 @@ def test_a_copy_is_not_taken_when_the_fill_is_likelier_or_the_copy_breaks_the_pa
     plain = mlm_filler.fill_spans(TEXT, [hole], "python", options=FillOptions(copies=0))
 
     def favouring(line, own):
-        def likelihoods(self, text, span, budget, lang, texts, shortlist):
+        def likelihoods(self, text, span, budget, lang, texts, shortlist, first=()):
             wanted = self.denoiser.codec.encode(line)
             return [own] + [-1.0 if t == wanted else -100.0 for t in texts[1:]]
         return likelihoods
 
     monkeypatch.setattr(Filler, "_likelihoods", favouring("    return y\n", -0.5))
+    # The fill is likelier: it stays, even where it stands worse than the copy would (a
+    # copy must win on the model's score before its standing is compared).
     assert mlm_filler.fill_spans(TEXT, [hole], "python",
                                  options=FillOptions(copies=4)).text == plain.text
-    # A copy that parses worse than the fill (here: counted so) is never taken.
     from infill import syntax
+
+    # A copy that parses worse than the fill is never taken.
 
     monkeypatch.setattr(syntax, "count_errors",
                         lambda text, lang: 5 if "    def g(x):\n    print" in text else 0)
@@ -142,7 +145,7 @@ def test_copies_stay_within_the_steps_cap(mlm_filler, monkeypatch):
     hole = Span(AT, AT, HOLE)
     plain = mlm_filler.fill_spans(TEXT, [hole], "python", options=FillOptions(copies=0))
     monkeypatch.setattr(Filler, "_likelihoods", lambda self, text, span, budget, lang, texts,
-                        shortlist: [-50.0] + [-1.0] * (len(texts) - 1))
+                        shortlist, first=(): [-50.0] + [-1.0] * (len(texts) - 1))
     capped = mlm_filler.fill_spans(TEXT, [hole], "python",
                                    options=FillOptions(copies=4, steps=plain.forward_passes + 4))
     assert capped.text == plain.text and capped.forward_passes == plain.forward_passes
@@ -225,7 +228,7 @@ def test_a_cancelled_fill_stops_before_scoring_copies(mlm_filler, monkeypatch):
 
     cancel = threading.Event()
 
-    def likelihoods(self, text, span, budget, lang, texts, shortlist):
+    def likelihoods(self, text, span, budget, lang, texts, shortlist, first=()):
         raise AssertionError("copies scored after the fill was cancelled")
 
     monkeypatch.setattr(Filler, "_likelihoods", likelihoods)
@@ -239,3 +242,79 @@ def test_a_cancelled_fill_stops_before_scoring_copies(mlm_filler, monkeypatch):
     with pytest.raises(Cancelled):
         mlm_filler.fill_spans(TEXT, [Span(AT, AT, HOLE)], "python",
                               options=FillOptions(copies=4), cancel=cancel)
+
+
+def test_copies_that_bind_what_the_code_after_needs_go_first_and_out_of_view_ones_never(
+        mlm_filler, monkeypatch):
+    from infill.engine import Filler
+
+    # pop() reads ``value``, which nothing binds: the hole should bind it. get()'s
+    # ``result = _mapping[key]`` reads ``key`` (in view: pop's parameter) and binds
+    # ``result``; ``total = count + 1`` reads ``count``, which nothing in pop() sees.
+    text, hole = hole_at(
+        "def get(self, key):\n"
+        "    _mapping = self._mapping\n"
+        "    count = len(_mapping)\n"
+        "    total = count + 1\n"
+        "    result = _mapping[key]\n"
+        "    value = _mapping.get(key)\n"
+        "    return result, total, value\n"
+        "\n"
+        "def pop(self, key):\n"
+        "    _mapping = self._mapping\n"
+        "@    return value\n")
+    seen = {}
+
+    def likelihoods(self, text, span, budget, lang, texts, shortlist, first=()):
+        codec = self.denoiser.codec
+        seen["offered"] = [codec.decode(t) for t in texts[1:]]
+        seen["first"] = [codec.decode(texts[k]) for k in first]
+        # The model likes ``result = ...`` best; the fill itself least.
+        return [-60.0] + [-1.0 if codec.decode(t).strip().startswith("result") else -50.0
+                          for t in texts[1:]]
+
+    monkeypatch.setattr(Filler, "_likelihoods", likelihoods)
+    result = mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=4))
+    assert "    total = count + 1\n" not in seen["offered"]
+    assert "    result = _mapping[key]\n" in seen["offered"]
+    assert seen["first"] == ["    value = _mapping.get(key)\n"]
+    # ``result = ...`` is likelier but leaves ``value`` unbound: the binding copy is kept.
+    assert result.spans[0].text == "    value = _mapping.get(key)\n"
+
+
+def test_a_hole_after_which_code_reads_an_unbound_name_gets_a_fill_that_binds_it(
+        mlm_filler, monkeypatch):
+    import dataclasses
+
+    from infill.engine import Filler
+    from infill.fills import Fill
+
+    text, hole = hole_at("def f(x):\n    y = x + 1\n@    return total + y\n")
+    real, asked, every = Filler._sample, [], []
+
+    def sample(self, text, *args, **kwargs):
+        run = real(self, text, *args, **kwargs)
+        every.append(text)
+        if "    total =\n" not in text:
+            # The model's own fill: something that binds nothing.
+            return dataclasses.replace(run, fills=[[Fill("    print(y)\n", 0.5, -0.1, 4, 4,
+                                                         False)]])
+        asked.append(text)
+        return dataclasses.replace(run, fills=[[Fill("x * 2", 0.2, -3.0, 3, 3, False)]])
+
+    monkeypatch.setattr(Filler, "_sample", sample)
+    frames = []
+    result = mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=0),
+                                   on_frame=frames.append)
+    # The model was asked to write the rest of ``total = `` at the hole's indentation, and
+    # that fill wins although the model scored it lower: the other leaves ``total`` unbound.
+    assert asked == ["def f(x):\n    y = x + 1\n    total =\n    return total + y\n"]
+    assert result.spans[0].text == "    total = x * 2\n"
+    assert result.text == "def f(x):\n    y = x + 1\n    total = x * 2\n    return total + y\n"
+    assert result.candidates[0].spans[0].text == "    print(y)\n"
+    assert frames[-1].span_text(0) == "    total = x * 2\n"
+    # Where the code after the hole needs no name, no second run.
+    every.clear()
+    text2, hole2 = hole_at("def f(x):\n    y = x + 1\n@    return y\n")
+    mlm_filler.fill_spans(text2, [hole2], "python", options=FillOptions(copies=0))
+    assert every and set(every) == {text2}

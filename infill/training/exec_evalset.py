@@ -117,6 +117,17 @@ def doctest_functions(tree: ast.Module):
                     yield f"{node.name}.{item.name}", item
 
 
+def all_functions(tree: ast.Module):
+    """``(qualname, node)`` of every top-level function and method of a top-level class."""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield node.name, node
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    yield f"{node.name}.{item.name}", item
+
+
 def hole_lines(func) -> list[int]:
     """1-based line numbers of single-line simple statements in ``func``'s body (not the docstring)."""
     body = func.body[1:] if ast.get_docstring(func) is not None else func.body
@@ -129,12 +140,14 @@ def hole_lines(func) -> list[int]:
     return sorted(set(lines))
 
 
-def candidates_for_file(text: str, module: str, is_package: bool, rng: random.Random,
+def candidates_for_file(text: str, module: str | None, is_package: bool, rng: random.Random,
                         per_function: int = 3) -> list[dict]:
-    """Hole candidates of one file: ``{program, start, end, kind, qualname, mutant}``."""
-    text = absolute_imports(text, module, is_package)
-    if "__main__" in text:
-        return []
+    """Hole candidates of one file: ``{program, start, end, kind, qualname, mutant}``.
+    ``module`` None: holes in every function, with no test (``--without-tests``)."""
+    if module is not None:
+        text = absolute_imports(text, module, is_package)
+        if "__main__" in text:
+            return []
     try:
         tree = ast.parse(text)
     except SyntaxError:
@@ -143,7 +156,7 @@ def candidates_for_file(text: str, module: str, is_package: bool, rng: random.Ra
     for line in text.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))
     out = []
-    funcs = list(doctest_functions(tree))
+    funcs = list(doctest_functions(tree) if module is not None else all_functions(tree))
     rng.shuffle(funcs)
     for qualname, func in funcs:
         lines = hole_lines(func)
@@ -161,7 +174,8 @@ def candidates_for_file(text: str, module: str, is_package: bool, rng: random.Ra
                 hole, kind = (begin, end), "whole-line"
                 mutant = line[:indent] + "raise RuntimeError('hole')\n"
             head, *tail = qualname.split(".")
-            test = TEST_TEMPLATE.format(module=module, head=head, tail=tail, qualname=qualname)
+            test = (TEST_TEMPLATE.format(module=module, head=head, tail=tail, qualname=qualname)
+                    if module is not None else None)
             out.append({"text": text, "hole": hole, "kind": kind, "qualname": qualname, "mutant": mutant,
                         "test": test})
     return out
@@ -253,6 +267,31 @@ def build(corpus: Path, records: int, per_file: int, seed: int, log=print) -> li
     return verify(out[:records], log)
 
 
+def build_untested(corpus: Path, records: int, per_file: int, seed: int,
+                   exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """Records laid out like the execution set's (the whole file as ``before``/``after``),
+    in any function of any held-out Python file not in ``exclude``, without a test: a
+    development set for exact match and parse checks with whole-file context."""
+    rng = random.Random(f"{seed}:python-statements")
+    files = [(row, entry) for row, entry in read_heldout_python(corpus) if row["id"] not in exclude]
+    rng.shuffle(files)
+    config = EvalConfig()
+    out: list[dict] = []
+    for row, entry in files:
+        for c in candidates_for_file(row["text"], None, False, rng)[:per_file]:
+            text, (s, e) = c["text"], c["hole"]
+            prefix, middle, suffix = make_record(text, (s, e), config)
+            out.append({"id": f"python-statements:{row['id']}:{s}", "prefix": prefix,
+                        "suffix": suffix, "middle": middle, "language": "python",
+                        "kind": c["kind"], "before": text[: s - len(prefix)],
+                        "after": text[e + len(suffix):], "function": c["qualname"],
+                        "source": entry["path"], "package": entry["package"],
+                        "licence": entry["licence"]})
+        if len(out) >= records:
+            break
+    return out[:records]
+
+
 def verify(records: list[dict], log=print) -> list[dict]:
     """Keep the records whose true middle passes under ``infill eval --execute``'s own runner."""
     from infill.evaluate import program_of, run_test
@@ -269,8 +308,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=300)
     parser.add_argument("--per-file", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--without-tests", action="store_true",
+                        help="holes in every function, no test: a development set with "
+                             "whole-file context (exact match and parse checks only)")
+    parser.add_argument("--exclude", type=Path, action="append", default=[], metavar="CORPUS",
+                        help="with --without-tests: leave out the held-out files of this "
+                             "corpus (or data/)")
     args = parser.parse_args(argv)
-    records = build(args.corpus, args.records, args.per_file, args.seed)
+    if args.without_tests:
+        from infill.training.evalsets import heldout_ids
+
+        exclude = frozenset().union(*(heldout_ids(path) for path in args.exclude))
+        records = build_untested(args.corpus, args.records, args.per_file, args.seed, exclude)
+    else:
+        records = build(args.corpus, args.records, args.per_file, args.seed)
     with open(args.out, "w", encoding="utf-8") as fh:
         for record in records:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
