@@ -321,8 +321,8 @@ class Filler:
             logits, cache = d.encode(blank, torch.ones_like(blank), in_slots)
         else:
             logits = self.logits_fn(blank, torch.ones_like(blank), in_slots)[in_slots]
-        first = torch.log_softmax(logits.float().cpu(), -1)                   # (length, V)
-        independent = first.gather(1, filled.T).sum(0)                         # per sequence
+        masked = torch.log_softmax(logits.float().cpu(), -1)                  # (length, V)
+        independent = masked.gather(1, filled.T).sum(0)                        # per sequence
         ahead = {r for r, k in enumerate(fits) if k in set(first)}
         chosen = sorted(range(1, len(fits)),
                         key=lambda r: (r not in ahead, -independent[r].item()))[:shortlist]

@@ -318,3 +318,16 @@ def test_a_hole_after_which_code_reads_an_unbound_name_gets_a_fill_that_binds_it
     text2, hole2 = hole_at("def f(x):\n    y = x + 1\n@    return y\n")
     mlm_filler.fill_spans(text2, [hole2], "python", options=FillOptions(copies=0))
     assert every and set(every) == {text2}
+
+
+def test_sequences_asked_for_first_enter_the_shortlist(mlm_filler):
+    text, hole = hole_at(MODULE.replace("    return value\n", "@    return value\n"))
+    codec = mlm_filler.denoiser.codec
+    lines = ["    x = 1\n", "    y = 2\n", "    value = 3\n", "    z = 4\n"]
+    ids = [codec.encode(t) for t in lines]
+    plain = mlm_filler._likelihoods(text, hole, 24, "python", ids, 1)
+    assert sum(s is not None for s in plain) == 2  # the fill and the one shortlisted
+    for k in (2, 3):
+        asked = mlm_filler._likelihoods(text, hole, 24, "python", ids, 1, first=[k])
+        assert asked[0] is not None and asked[k] is not None
+        assert sum(s is not None for s in asked) == 2
