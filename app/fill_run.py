@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from infill.guard import guard_fills
+from infill.guard import caution_fills, guard_fills
 from infill.markers import Span
 from infill.options import FillOptions
 from infill.trajectory import REMASKED, Frame
@@ -110,13 +110,21 @@ class FillRun:
 
     def refusals(self) -> list:
         """What the quality guard says against the chosen candidate (``infill.guard``)."""
+        return self._judged(guard_fills)
+
+    def cautions(self) -> list:
+        """What the guard says about the chosen candidate's fills that it would still write
+        (``guard.caution_fills``: names nothing in view binds)."""
+        return self._judged(caution_fills)
+
+    def _judged(self, judge) -> list:
         if self.result is None:
             return []
         language = getattr(self.result, "language", None) or self.language
         fills = [span.text for span in self.chosen.spans]
         if len(fills) != len(self.spans):
             return []
-        return guard_fills(self.text, self.spans, fills, language)
+        return judge(self.text, self.spans, fills, language)
 
     def mean_confidence(self) -> float:
         spans = self.chosen.spans

@@ -42,9 +42,9 @@ class ReviewActions:
             self.status.detail = f"replay step {run.replay + 1}/{len(frames)} · → forward"
         else:
             result = run.result
-            refusals = run.refusals()
-            warning = (f" · ⚠ line {refusals[0].line}: {refusals[0].reason.split(';')[0]}"
-                       if refusals else "")
+            said = run.refusals() or run.cautions()
+            warning = (f" · ⚠ line {said[0].line}: {said[0].reason.split(';')[0]}"
+                       if said else "")
             self.status.detail = (f"candidate {run.choice + 1}/{count} · conf "
                                   f"{run.mean_confidence():.2f} · {_steps(run)} · "
                                   f"{result.elapsed:.2f} s{warning}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from infill.document import (Document, decode_document, encode_text, is_binary,
                              read_document)
-from infill.guard import guard_fills, keep_refused_markers
+from infill.guard import caution_fills, guard_fills, keep_refused_markers
 from infill.errors import InfillError, InputError, Interrupted
 from infill.markers import MarkedText, MarkerSyntax, find_markers, parse_markers
 from infill.patch import make_patch, apply_patch
@@ -103,15 +103,19 @@ def run_fill(args: argparse.Namespace) -> int:
             if trajectory:
                 trajectory.close()
 
-    texts, refused = {}, {}
+    texts, refused, cautioned = {}, {}, {}
     for job in todo:
-        texts[id(job)], refused[id(job)] = _guarded(job, results[id(job)], settings, syntax)
+        texts[id(job)], refused[id(job)], cautioned[id(job)] = _guarded(
+            job, results[id(job)], settings, syntax)
         for refusal in refused[id(job)]:
             print(f"{job.shown}:{refusal.line}: {refusal.reason}", file=sys.stderr)
+        for caution in cautioned[id(job)]:
+            print(f"{job.shown}:{caution.line}: note: {caution.reason}", file=sys.stderr)
     left = EXIT_MARKERS_LEFT if any(refused.values()) else 0
 
     if args.json:
-        print(json.dumps(_report(jobs, results, texts, refused), indent=2, ensure_ascii=False))
+        print(json.dumps(_report(jobs, results, texts, refused, cautioned), indent=2,
+                         ensure_ascii=False))
         return left
     if stdin_mode:
         job = jobs[0]
@@ -136,16 +140,19 @@ EXIT_MARKERS_LEFT = 1
 
 
 def _guarded(job: _Job, result, settings: Settings, syntax: MarkerSyntax):
-    """The text to write for ``job`` and the guard's refusals (markers kept for those)."""
-    if not settings.guard:
-        return result.text, []
+    """The text to write for ``job``, the guard's refusals (markers kept for those) and its
+    cautions about the fills that are written."""
     fills = [span.text for span in result.spans]
-    refusals = guard_fills(job.marked.text, job.marked.spans, fills, result.language)
+    refusals = (guard_fills(job.marked.text, job.marked.spans, fills, result.language)
+                if settings.guard else [])
+    refused = {r.index for r in refusals}
+    cautions = [c for c in caution_fills(job.marked.text, job.marked.spans, fills,
+                                         result.language) if c.index not in refused]
     if not refusals:
-        return result.text, []
+        return result.text, [], cautions
     text = keep_refused_markers(job.marked.text, job.marked.spans, fills, refusals, syntax,
                                 result.language)
-    return text, refusals
+    return text, refusals, cautions
 
 
 def _write_patches(patches: list, quiet: bool) -> int:
@@ -304,7 +311,8 @@ def _check(jobs: list[_Job], syntax: MarkerSyntax, unreadable=()) -> int:
     return 1 if left else 0
 
 
-def _report(jobs: list[_Job], results: dict, texts: dict, refused: dict) -> dict:
+def _report(jobs: list[_Job], results: dict, texts: dict, refused: dict,
+            cautioned: dict) -> dict:
     files = []
     for job in jobs:
         result = results.get(id(job))
@@ -316,6 +324,8 @@ def _report(jobs: list[_Job], results: dict, texts: dict, refused: dict) -> dict
                 parse_errors=result.parse_errors, text=texts[id(job)],
                 refused=[{"line": r.line, "span": r.index, "reason": r.reason}
                          for r in refused[id(job)]],
+                cautions=[{"line": c.line, "span": c.index, "reason": c.reason}
+                          for c in cautioned[id(job)]],
                 spans=[{"line": s.line, "kind": s.kind, "text": s.text, "tokens": s.tokens,
                         "confidence": round(s.confidence, 4)} for s in result.spans],
                 candidates=[{"text": c.text, "score": c.score, "parse_errors": c.parse_errors}

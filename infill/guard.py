@@ -14,7 +14,11 @@ span, ``guard_fills`` says which fills to keep. A fill is refused when
 
 A refused span goes back into the text as its marker (``markers.render_markers``), so
 ``--write`` and the hook leave the marker where it was and say why. Languages without a
-grammar are never refused. Pure: text in, decisions out; no I/O.
+grammar are never refused.
+
+``caution_fills`` names what a kept fill may get wrong without breaking the parse: in
+Python, names it reads that nothing in view binds (``infill.names``). Such a fill is
+written, and every front door says so beside it. Pure: text in, decisions out; no I/O.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from infill import syntax
+from infill import names, syntax
 from infill.markers import HOLE, MarkerSyntax, Span, render_markers, splice
 
 #: A hole's stand-in while the rest of the file is parsed: an identifier in every grammar.
@@ -65,6 +69,37 @@ def guard_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
             refusals.append(Refusal(i, span.line,
                                     "the fill is empty where code is needed; marker kept"))
     return refusals
+
+
+@dataclass(frozen=True)
+class Caution:
+    """A kept fill that may be wrong: the span's index (in the caller's order), line, why."""
+
+    index: int
+    line: int
+    reason: str
+
+
+def caution_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
+                  language: str | None) -> list[Caution]:
+    """What to say beside the fills of ``spans`` (offsets into ``text``) that are written:
+    each fill that reads names nothing in view binds (Python; nothing for other languages,
+    or when the filled text does not parse)."""
+    filled = splice(text, spans, fills)
+    ranges: dict[int, tuple[int, int]] = {}
+    shift = 0
+    for i in sorted(range(len(spans)), key=lambda k: spans[k].start):
+        start = spans[i].start + shift
+        ranges[i] = (start, start + len(fills[i]))
+        shift += len(fills[i]) - (spans[i].end - spans[i].start)
+    out = []
+    for i, span in enumerate(spans):
+        found = names.undefined_names(filled, [ranges[i]], language or "")
+        if found:
+            listed = ", ".join(f"`{n}`" for n in dict.fromkeys(found))
+            out.append(Caution(i, span.line, f"the fill reads {listed}, which nothing in view "
+                                             f"binds; check it"))
+    return out
 
 
 def keep_refused_markers(text: str, spans: Sequence[Span], fills: Sequence[str],

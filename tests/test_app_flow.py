@@ -438,6 +438,20 @@ async def test_guard_warns_and_accept_anyway_needs_a_second_enter(tmp_path):
         assert app.state == "edit" and "return a +" in app.editor.text
 
 
+async def test_a_fill_reading_a_name_nothing_binds_is_shown_with_a_caution_and_applies(tmp_path):
+    path = tmp_path / "c.py"
+    path.write_text("def add(a, b):\n    return __FILL__\n")
+    app = make_app(str(path), filler=FakeFiller(["a + total"], steps=2))
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: app.state == "review")
+        assert "⚠ line 2: the fill reads `total`" in app.status.detail
+        await pilot.press("enter")  # a caution, not a refusal: one enter applies it
+        await pilot.pause()
+        assert app.state == "edit" and "return a + total" in app.editor.text
+
+
 # ------------------------------------------------------- front-door defects (issue 12)
 
 

@@ -157,6 +157,58 @@ def test_hook_keeps_the_marker_of_a_refused_fill(git_env):
     assert any(line.startswith("a.py:2: the fill is empty") for line in lines), lines
 
 
+# ------------------------------------------- fills written with a caution (names not in view)
+
+
+def parsed(source: str):
+    marked = parse_markers(source)
+    return marked.text, marked.spans
+
+
+def test_caution_fills_names_what_a_python_fill_reads_that_nothing_binds():
+    from infill.guard import caution_fills
+
+    text, spans = parsed("def add(a, b):\n    return __FILL__\n\nz = __FILL__\n")
+    cautions = caution_fills(text, spans, ["a + total + total", "add(1, 2)"], "python")
+    assert [(c.index, c.line) for c in cautions] == [(0, 2)]
+    assert "`total`, which nothing in view binds" in cautions[0].reason
+    assert caution_fills(text, spans, ["a + b", "add(1, 2)"], "python") == []
+    # A local of another function is not in view here; other languages get no caution.
+    text, spans = parsed("def f():\n    n = 1\n\ndef g():\n    return __FILL__\n")
+    assert [c.line for c in caution_fills(text, spans, ["n"], "python")] == [5]
+    text, spans = parsed("fn main() {\n    let x = __FILL__;\n}\n")
+    assert caution_fills(text, spans, ["total"], "rust") == []
+
+
+def test_fill_writes_a_fill_with_a_caution_and_says_so(tmp_path, monkeypatch, capsys):
+    use(monkeypatch, CraftedFiller("a + total"))
+    f = tmp_path / "a.py"
+    f.write_text("def add(a, b):\n    return __FILL__\n")
+    assert main(["fill", "--write", str(f)]) == 0  # written: a caution is not a refusal
+    assert f.read_text() == "def add(a, b):\n    return a + total\n"
+    err = capsys.readouterr().err
+    assert f"{f}:2: note: the fill reads `total`, which nothing in view binds" in err
+    f.write_text("def add(a, b):\n    return __FILL__\n")
+    assert main(["fill", "--json", str(f)]) == 0
+    entry = json.loads(capsys.readouterr().out)["files"][0]
+    assert entry["refused"] == [] and entry["cautions"][0]["line"] == 2
+    assert "`total`" in entry["cautions"][0]["reason"]
+
+
+def test_hook_writes_a_fill_with_a_caution_and_says_so(git_env):
+    repo = git_env / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+    (repo / "a.py").write_text("def add(a, b):\n    return __FILL__\n")
+    subprocess.run(["git", "add", "a.py"], cwd=repo, check=True)
+    lines: list[str] = []
+    code = run_hook(filler_factory=lambda: CraftedFiller("a + total"), repo_dir=repo,
+                    out=lines.append, environ={})
+    assert code == 1  # filled: the user re-stages, as for any fill
+    assert (repo / "a.py").read_text() == "def add(a, b):\n    return a + total\n"
+    assert any(line.startswith("a.py:2: note: the fill reads `total`") for line in lines), lines
+
+
 # ----------------------------------------------------- other fills the user should not get
 
 

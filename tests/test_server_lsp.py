@@ -370,3 +370,18 @@ def test_the_quality_guard_names_a_fill_that_would_not_parse():
     reason = guard_reason(SOURCE, marked.text, marked.spans, result("(("))
     assert reason is not None and reason.startswith("line 2: ")
     assert guard_reason(SOURCE, marked.text, marked.spans, result("a + b")) is None
+
+
+def test_an_applied_fill_that_reads_names_nothing_binds_gets_a_caution():
+    from types import SimpleNamespace
+
+    from infill.server.lsp import caution_note
+
+    marked = parse_markers(SOURCE, MarkerSyntax(), "calc.py")
+
+    def result(text):
+        return SimpleNamespace(spans=[SimpleNamespace(text=text)], language="python")
+
+    note = caution_note(marked.text, marked.spans, result("a + total"))
+    assert note == "line 2: the fill reads `total`, which nothing in view binds; check it"
+    assert caution_note(marked.text, marked.spans, result("a + b")) is None

@@ -41,7 +41,7 @@ from infill.gitops import repo as gitrepo
 from infill.gitops.hook_plan import (CONFLICT, FAILED, FILLED, Out, Report, Target, excluded, plan,
                                      staged_sources, with_checkout_bytes, worktree_sources)
 from infill.gitops.stash import interrupted_patches, unstaged_changes_set_aside
-from infill.guard import Refusal, guard_fills, keep_refused_markers
+from infill.guard import Caution, Refusal, caution_fills, guard_fills, keep_refused_markers
 from infill.markers import HOLE, MarkerSyntax, parse_markers
 from infill.settings import Settings, load_settings
 from infill.signals import deferred_interrupts
@@ -155,6 +155,7 @@ class Filled:
     text: str
     fills: tuple[str, ...] | None  # per span, in marker order; None when not reported
     refusals: tuple[Refusal, ...] = ()
+    cautions: tuple[Caution, ...] = ()  # fills written that may be wrong (``guard.caution_fills``)
 
 
 def _fill_all(
@@ -187,15 +188,17 @@ def _guard(target: Target, result: Any, syntax: MarkerSyntax, guard: bool) -> Fi
     if spans is None:
         return Filled(result.text, None)
     per_span = tuple(span.text for span in spans)
-    if not guard:
-        return Filled(result.text, per_span)
     marked = parse_markers(target.document.text, syntax, target.path)
-    refusals = guard_fills(marked.text, marked.spans, per_span, getattr(result, "language", None))
+    language = getattr(result, "language", None)
+    refusals = guard_fills(marked.text, marked.spans, per_span, language) if guard else []
+    refused = {r.index for r in refusals}
+    cautions = tuple(c for c in caution_fills(marked.text, marked.spans, per_span, language)
+                     if c.index not in refused)
     if not refusals:
-        return Filled(result.text, per_span)
+        return Filled(result.text, per_span, (), cautions)
     text = keep_refused_markers(marked.text, marked.spans, per_span, refusals, syntax,
                                 result.language)
-    return Filled(text, per_span, tuple(refusals))
+    return Filled(text, per_span, tuple(refusals), cautions)
 
 
 def _refill(target: Target, filled: Filled, syntax: MarkerSyntax) -> Callable[[bytes], bytes | None]:
@@ -245,6 +248,8 @@ def _write_all(
     for target, filled in zip(targets, fills):
         for refusal in filled.refusals:
             report.add(target.path, FAILED, f"{target.path}:{refusal.line}: {refusal.reason}", out)
+        for caution in filled.cautions:
+            out(f"{target.path}:{caution.line}: note: {caution.reason}")
         if filled.text == target.document.text:
             continue  # every fill refused: nothing to write
         located = dataclasses.replace(target.document, path=str(root / target.path))

@@ -174,8 +174,14 @@ async def run_fill(ls: InfillServer, spec: dict[str, Any]) -> dict[str, Any]:
     edit = workspace_edit(ls, uri, version, source, result.text)
     answer = await ls.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(edit=edit, label="infill"))
-    return {"applied": bool(answer.applied), "spans": [s.text for s in result.spans],
-            "confidence": [round(s.confidence, 4) for s in result.spans]}
+    reply = {"applied": bool(answer.applied), "spans": [s.text for s in result.spans],
+             "confidence": [round(s.confidence, 4) for s in result.spans]}
+    note = caution_note(text, spans, result)
+    if note is not None and answer.applied:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
+                                                       message=f"infill: {note}"))
+        reply["caution"] = note
+    return reply
 
 
 def guard_reason(source: str, text: str, spans, result) -> str | None:
@@ -193,6 +199,19 @@ def guard_reason(source: str, text: str, spans, result) -> str | None:
     if not refusals:
         return None
     return "; ".join(f"line {r.line}: {r.reason}" for r in refusals)
+
+
+def caution_note(text: str, spans, result) -> str | None:
+    """What to say beside an applied fill that may be wrong (``guard.caution_fills``: names
+    nothing in view binds), or None."""
+    try:
+        from infill.guard import caution_fills
+    except ImportError:
+        return None
+    cautions = caution_fills(text, spans, [s.text for s in result.spans], result.language)
+    if not cautions:
+        return None
+    return "; ".join(f"line {c.line}: {c.reason}" for c in cautions)
 
 
 async def _accept_anyway(ls: InfillServer, reason: str) -> bool:
