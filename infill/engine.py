@@ -238,14 +238,15 @@ class Filler:
 
     def _copy_fills(self, best: Candidate, spans: Sequence[Span], order: list[int],
                     budgets: list[int], lang: str, shortlist: int, room: int | None,
-                    judge: "_Judge", in_view: Sequence[frozenset[str] | None] = (),
+                    judge: "_Judge", in_view: Sequence[frozenset[str] | None],
                     cancel: Any = None
                     ) -> tuple[Candidate, list[tuple[int, list[int], float]], int]:
         """Step 8: each one-line hole's fill against lines copied from the rest of the text,
         while ``room`` (passes left under ``steps``; None: no cap) allows. Copies that read
-        names out of view at hole i (``in_view[i]``, ``_names_at_holes``; None: not known) are
-        not offered; those that bind a name the code after it needs are scored first. Returns the candidate kept, (span, slot ids,
-        confidence) of each copy taken, and the passes run."""
+        names out of view at hole i (``in_view[i]``, ``_names_at_holes``; None: not known)
+        are not offered; those that bind a name the code after it needs are scored first.
+        Returns the candidate kept, (span, slot ids, confidence) of each copy taken, and the
+        passes run."""
         codec, passes, copied = self.denoiser.codec, 0, []
         for i, span in enumerate(spans):
             fill = best.spans[i]
@@ -258,8 +259,7 @@ class Filler:
             rest = best.text[:fill.start] + best.text[fill.end:]
             hole = replace(span, start=fill.start, end=fill.start)
             texts = copy_texts(rest, hole, is_whole_line(rest, hole))
-            wanted = judge.needed[i]
-            visible = in_view[i] if i < len(in_view) else None
+            wanted, visible = judge.needed[i], in_view[i]
             if visible is not None:
                 texts = [t for t in texts if _in_view(t, visible)]
             if not texts:
@@ -323,7 +323,8 @@ class Filler:
             logits = self.logits_fn(blank, torch.ones_like(blank), in_slots)[in_slots]
         masked = torch.log_softmax(logits.float().cpu(), -1)                  # (length, V)
         independent = masked.gather(1, filled.T).sum(0)                        # per sequence
-        ahead = {r for r, k in enumerate(fits) if k in set(first)}
+        asked = set(first)
+        ahead = {r for r, k in enumerate(fits) if k in asked}
         chosen = sorted(range(1, len(fits)),
                         key=lambda r: (r not in ahead, -independent[r].item()))[:shortlist]
         chosen = ([0] if fits and fits[0] == 0 else []) + chosen

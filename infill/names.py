@@ -60,13 +60,13 @@ class _Scope:
         return name in PREDEFINED
 
     def visible(self) -> set[str]:
-        names, scope, innermost = set(PREDEFINED), self, True
+        seen, scope, innermost = set(PREDEFINED), self, True
         while scope is not None:
             if innermost or scope.kind != "class":
-                names |= scope.bound
+                seen |= scope.bound
             innermost = innermost and scope.kind == "comprehension"
             scope = scope.parent
-        return names
+        return seen
 
 
 class _Walker:
@@ -231,11 +231,11 @@ def needed_names(text: str, start: int, end: int, language: str) -> list[str] | 
     if found is None:
         return None
     stop = _scope_end(text, start)
-    names: dict[str, None] = {}
+    first_read: dict[str, None] = {}
     for at, name in found:
         if end <= at < stop:
-            names.setdefault(name, None)
-    return list(names)
+            first_read.setdefault(name, None)
+    return list(first_read)
 
 
 def visible_names(text: str, at: int, language: str) -> frozenset[str] | None:
@@ -278,10 +278,10 @@ def statement_names(code: str) -> tuple[frozenset[str], frozenset[str]] | None:
     return None
 
 
-def binds_any(code: str, names: Collection[str]) -> bool:
-    """Whether the line ``code`` binds one of ``names``."""
+def binds_any(code: str, wanted: Collection[str]) -> bool:
+    """Whether the line ``code`` binds one of the names ``wanted``."""
     found = statement_names(code)
-    return found is not None and not found[1].isdisjoint(names)
+    return found is not None and not found[1].isdisjoint(wanted)
 
 
 def unbound_count(text: str, ranges: Sequence[tuple[int, int]],

@@ -429,7 +429,10 @@ def test_cli_hook_with_the_real_engine(repo, cli_env):
     git(repo, "add", "a.py")
     first = run(repo, "infill", "hook")
     assert first.returncode == 1, first.stderr
-    assert first.stdout == "a.py: filled 2 holes (review and re-stage)\n"
+    # The tiny random model's fills may read names nothing binds: a note per such fill.
+    *notes, last = first.stdout.splitlines()
+    assert last == "a.py: filled 2 holes (review and re-stage)"
+    assert all(n.startswith(("a.py:2: note: ", "a.py:5: note: ")) for n in notes), notes
     text = (repo / "a.py").read_text()
     assert "__FILL" not in text and text.startswith("def add(a, b):\n    return ")
     git(repo, "add", "a.py")
