@@ -39,12 +39,21 @@ _CONTAINERS = {"module", "block", "program", "source_file", "translation_unit",
 
 
 @dataclass(frozen=True)
-class Refusal:
-    """A fill the guard kept out: the span's index (in the caller's order), line, reason."""
+class Verdict:
+    """What the guard says about one span's fill: its index (in the caller's order), its
+    line, and why."""
 
     index: int
     line: int
     reason: str
+
+
+class Refusal(Verdict):
+    """A fill the guard kept out."""
+
+
+class Caution(Verdict):
+    """A fill written that may be wrong."""
 
 
 def guard_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
@@ -69,15 +78,6 @@ def guard_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
             refusals.append(Refusal(i, span.line,
                                     "the fill is empty where code is needed; marker kept"))
     return refusals
-
-
-@dataclass(frozen=True)
-class Caution:
-    """A kept fill that may be wrong: the span's index (in the caller's order), line, why."""
-
-    index: int
-    line: int
-    reason: str
 
 
 def caution_fills(text: str, spans: Sequence[Span], fills: Sequence[str],

@@ -191,27 +191,22 @@ def guard_reason(source: str, text: str, spans, result) -> str | None:
     refusal the client is asked first (``window/showMessageRequest``: apply anyway, or not).
     The import is guarded so that the server runs on a tree without the guard.
     """
-    try:
-        from infill.guard import guard_fills
-    except ImportError:
-        return None
-    refusals = guard_fills(text, spans, [s.text for s in result.spans], result.language)
-    if not refusals:
-        return None
-    return "; ".join(f"line {r.line}: {r.reason}" for r in refusals)
+    return _guard_says("guard_fills", text, spans, result)
 
 
 def caution_note(text: str, spans, result) -> str | None:
     """What to say beside an applied fill that may be wrong (``guard.caution_fills``: names
     nothing in view binds), or None."""
+    return _guard_says("caution_fills", text, spans, result)
+
+
+def _guard_says(judge: str, text: str, spans, result) -> str | None:
     try:
-        from infill.guard import caution_fills
+        import infill.guard as guard
     except ImportError:
         return None
-    cautions = caution_fills(text, spans, [s.text for s in result.spans], result.language)
-    if not cautions:
-        return None
-    return "; ".join(f"line {c.line}: {c.reason}" for c in cautions)
+    said = getattr(guard, judge)(text, spans, [s.text for s in result.spans], result.language)
+    return "; ".join(f"line {s.line}: {s.reason}" for s in said) or None
 
 
 async def _accept_anyway(ls: InfillServer, reason: str) -> bool:
