@@ -282,27 +282,36 @@ def test_copies_that_bind_what_the_code_after_needs_go_first_and_out_of_view_one
     assert result.spans[0].text == "    value = _mapping.get(key)\n"
 
 
-def test_a_hole_after_which_code_reads_an_unbound_name_gets_a_fill_that_binds_it(
-        mlm_filler, monkeypatch):
+NEEDS_TOTAL = "def f(x):\n    y = x + 1\n@    return total + y\n"
+
+
+def fake_sampling(monkeypatch, own: str, binding: str):
+    """The engine's sampling runs, with their fills replaced: ``own`` for the hole itself,
+    ``binding`` where the model is asked for the rest of ``total =``. Returns the texts of
+    the binding runs, and (text, passes) of every run."""
     import dataclasses
 
     from infill.engine import Filler
     from infill.fills import Fill
 
-    text, hole = hole_at("def f(x):\n    y = x + 1\n@    return total + y\n")
     real, asked, every = Filler._sample, [], []
 
     def sample(self, text, *args, **kwargs):
         run = real(self, text, *args, **kwargs)
-        every.append(text)
+        every.append((text, run.passes))
         if "    total =\n" not in text:
-            # The model's own fill: something that binds nothing.
-            return dataclasses.replace(run, fills=[[Fill("    print(y)\n", 0.5, -0.1, 4, 4,
-                                                         False)]])
+            return dataclasses.replace(run, fills=[[Fill(own, 0.5, -0.1, 4, 4, False)]])
         asked.append(text)
-        return dataclasses.replace(run, fills=[[Fill("x * 2", 0.2, -3.0, 3, 3, False)]])
+        return dataclasses.replace(run, fills=[[Fill(binding, 0.2, -3.0, 3, 3, False)]])
 
     monkeypatch.setattr(Filler, "_sample", sample)
+    return asked, every
+
+
+def test_a_hole_after_which_code_reads_an_unbound_name_gets_a_fill_that_binds_it(
+        mlm_filler, monkeypatch):
+    text, hole = hole_at(NEEDS_TOTAL)
+    asked, every = fake_sampling(monkeypatch, "    print(y)\n", "x * 2")
     frames = []
     result = mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=0),
                                    on_frame=frames.append)
@@ -317,7 +326,40 @@ def test_a_hole_after_which_code_reads_an_unbound_name_gets_a_fill_that_binds_it
     every.clear()
     text2, hole2 = hole_at("def f(x):\n    y = x + 1\n@    return y\n")
     mlm_filler.fill_spans(text2, [hole2], "python", options=FillOptions(copies=0))
-    assert every and set(every) == {text2}
+    assert every and {t for t, _ in every} == {text2}
+
+
+def test_a_binding_is_kept_only_when_it_ranks_higher_and_runs_within_steps_and_cancel(
+        mlm_filler, monkeypatch):
+    import threading
+
+    from infill.errors import Cancelled
+
+    text, hole = hole_at(NEEDS_TOTAL)
+    # A binding that breaks the parse ranks below a fill that leaves ``total`` unbound.
+    asked, every = fake_sampling(monkeypatch, "    print(y)\n", "(x *")
+    result = mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=0))
+    assert len(asked) == 1 and result.spans[0].text == "    print(y)\n"
+    # ``steps`` bounds the binding run with the rest: no passes left, no run.
+    first_run = every[0][1]
+    asked.clear()
+    capped = mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(
+        copies=0, retries=0, steps=first_run))
+    assert asked == [] and capped.forward_passes == first_run
+    # A cancel that comes as the first run ends stops the fill before the binding.
+    cancel = threading.Event()
+    from infill.engine import Filler
+
+    real = Filler._bind_needed
+
+    def cancelled_then_bind(self, *args, **kwargs):
+        cancel.set()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Filler, "_bind_needed", cancelled_then_bind)
+    with pytest.raises(Cancelled):
+        mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=0),
+                              cancel=cancel)
 
 
 def test_sequences_asked_for_first_enter_the_shortlist(mlm_filler):
