@@ -117,7 +117,8 @@ class Filler:
         base_errors = _base_errors(text, ordered, lambda t: _parse_errors(t, lang))
         at_holes = _names_at_holes(text, spans, lang)  # caller's order
         judge = _Judge(lang, base_errors, [lang not in PROSE and s.kind == HOLE for s in spans],
-                       [wanted for wanted, _ in at_holes])
+                       [wanted for wanted, _, _ in at_holes],
+                       [returns for _, _, returns in at_holes])
 
         def sample(ks: list[int], first_round: int,
                    cap: int | None) -> list[tuple[_Run, int, Candidate]]:
@@ -143,7 +144,7 @@ class Filler:
         run, j, _ = made[ranked[0]]
         others = [candidates[i] for i in ranked[1:]]
         copied: list[tuple[int, list[int], float]] = []
-        if any(judge.needed):
+        if any(judge.needed) or any(r is not None for r in judge.returns):
             sampled = best
             best, copied, extra = self._bind_needed(best, spans, lang, seed, sampler_options,
                                                     None if cap is None else cap - passes,
@@ -156,7 +157,8 @@ class Filler:
             sampled = best
             room = None if cap is None else cap - passes
             best, more, extra = self._copy_fills(best, spans, order, budgets, lang, shortlist,
-                                                 room, judge, [v for _, v in at_holes], cancel)
+                                                 room, judge, [v for _, v, _ in at_holes],
+                                                 cancel)
             passes += extra
             if more:
                 others.insert(0, sampled)
@@ -195,15 +197,24 @@ class Filler:
                      cancel: Any, started: float
                      ) -> tuple[Candidate, list[tuple[int, list[int], float]], int]:
         """Step 7: a hole that stands for a statement, after which the code reads names that
-        nothing binds (``judge.needed[i]``), gets a second fill that binds them: the model writes
-        the rest of ``a, b = `` there. It replaces the best fill when it ranks higher, as
-        candidates rank: standing (parse, blanks, names: a fill that leaves a needed name
-        unbound stands worse), then score. Returns the candidate kept, (span, token ids,
-        confidence) of each binding taken (the trajectory's last frame), and the passes run."""
+        nothing binds (``judge.needed[i]``), gets a second fill that binds them: the model
+        writes the rest of ``a, b = `` there; a hole that ends a function which promises a
+        value and returns none (``judge.returns[i]``) gets the rest of ``return``. That fill
+        replaces the best one when it ranks higher, as candidates rank: standing (parse,
+        blanks, names: a fill that leaves out what is needed stands worse), then score.
+        Returns the candidate kept, (span, token ids, confidence) of each binding taken (the
+        trajectory's last frame), and the passes run."""
         codec, passes, taken = self.denoiser.codec, 0, []
         for i, span in enumerate(spans):
             wanted, fill = judge.needed[i], best.spans[i]
-            if not wanted or names.binds_any(fill.text, wanted):
+            if wanted:
+                if names.binds_any(fill.text, wanted):
+                    continue
+                head = ", ".join(wanted) + " ="  # the model writes the space (`` x``: one token)
+            elif (judge.returns[i] is not None
+                  and names.lacks_return(best.text, max(fill.start - 1, 0), lang)):
+                head = "return"
+            else:
                 continue
             if room is not None and passes >= room:
                 break
@@ -214,13 +225,14 @@ class Filler:
             line_start = rest.rfind("\n", 0, start) + 1
             line_end = rest.find("\n", start)
             line_end = len(rest) if line_end < 0 else line_end
-            head = ", ".join(wanted) + " ="  # the model writes the space (`` x``: one token)
-            if is_whole_line(rest, replace(span, start=start, end=start)):
-                lead, tail = whole_line_indent(rest, start) + head, "\n"
-            elif not rest[line_start:start].strip() and not rest[start:line_end].strip():
-                lead, tail = head, ""
-            else:
+            whole = is_whole_line(rest, replace(span, start=start, end=start))
+            if not whole and (rest[line_start:start].strip() or rest[start:line_end].strip()):
                 continue  # the hole is part of a statement: nothing to bind there
+            if head == "return" and start == line_start:
+                indent = judge.returns[i] or ""  # the body of the function it ends
+            else:
+                indent = whole_line_indent(rest, start) if whole else ""
+            lead, tail = indent + head, "\n" if whole else ""
             text = rest[:start] + lead + tail + rest[start:]
             inner = Span(start + len(lead), start + len(lead), HOLE)
             run = self._sample(text, [inner], [0], [self._budget(text, inner, None)], [False],
@@ -579,13 +591,16 @@ def _base_errors(text: str, ordered: Sequence[Span],
 class _Judge:
     """How one fill's candidates are judged before their scores (``fills.standing``): parse
     errors against the original's with a placeholder in each hole, blank code holes, and
-    (Python) faults with names: names read that nothing in view binds, and names the code
-    after a hole needs bound (``needed``, per span in the caller's order) left unbound."""
+    (Python) faults with names: names read that nothing in view binds, names the code
+    after a hole needs bound (``needed``, per span in the caller's order) left unbound, and
+    a function that should return a value (``returns``) left without one."""
 
     lang: str
     base_errors: int | None
     code_expected: Sequence[bool]
     needed: Sequence[Sequence[str]]
+    returns: Sequence[str | None]  # per span: it ends a function that should return a value
+                                   # (the indentation of a line there), else None
 
     def errors(self, text: str) -> int | None:
         return _parse_errors(text, self.lang)
@@ -595,7 +610,12 @@ class _Judge:
         return None if found is None else len(found)
 
     def unbound(self, text: str, ranges: list[tuple[int, int]]) -> int:
-        return names.unbound_count(text, ranges, self.needed, self.lang)
+        # The character before a fill is in the function it ends (a whole-line fill starts
+        # the line after the function's last one).
+        missing = sum(1 for (start, _), indent in zip(ranges, self.returns)
+                      if indent is not None
+                      and names.lacks_return(text, max(start - 1, 0), self.lang))
+        return names.unbound_count(text, ranges, self.needed, self.lang) + missing
 
     def candidate(self, text: str, ordered: Sequence[Span], order: Sequence[int],
                   fills: Sequence[Any]) -> Candidate:
@@ -616,14 +636,18 @@ class _Judge:
 
 
 def _names_at_holes(text: str, spans: Sequence[Span], lang: str
-                    ) -> list[tuple[tuple[str, ...], frozenset[str] | None]]:
+                    ) -> list[tuple[tuple[str, ...], frozenset[str] | None, str | None]]:
     """Per span (the caller's order): the names the code after a hole reads and nothing
-    binds (a fill there should bind them), and the names in view at the hole (None: not
-    known). Read with a placeholder in the hole (``placeholder_texts``), the other holes
-    as they are; ((), None) for rewrites and where Python cannot tell (``infill.names``)."""
-    out: list[tuple[tuple[str, ...], frozenset[str] | None]] = []
+    binds (a fill there should bind them), the names in view at the hole (None: not
+    known), and, when the hole ends a function that should return a value and returns
+    none (``names.needs_return``), the indentation of a line there (else None). Read with a
+    placeholder in the hole (``placeholder_texts``), the other holes as they are; a hole at
+    the start of the line after a function's last line is also tried at that line's
+    indentation (the body may go on there). ((), None, None) for rewrites and where Python
+    cannot tell (``infill.names``)."""
+    out: list[tuple[tuple[str, ...], frozenset[str] | None, str | None]] = []
     for span in spans:
-        found: tuple[tuple[str, ...], frozenset[str] | None] = ((), None)
+        found: tuple[tuple[str, ...], frozenset[str] | None, str | None] = ((), None, None)
         if lang == "python" and span.kind == HOLE:
             # A placeholder first (it tells the names in view too), the hole empty last.
             for option in sorted(placeholder_texts(text, [span])[0], key=lambda o: o == ""):
@@ -633,11 +657,27 @@ def _names_at_holes(text: str, spans: Sequence[Span], lang: str
                     continue
                 at = option.find(PLACEHOLDER)
                 visible = None if at < 0 else names.visible_names(trial, span.start + at, lang)
-                found = (tuple(wanted), visible)
+                returns = option[:at] if at >= 0 and names.needs_return(
+                    trial, span.start + at, lang) else None
+                found = (tuple(wanted), visible, returns)
                 if visible is not None:
                     break
+            if found[2] is None and (span.start == 0 or text[span.start - 1] == "\n"):
+                found = (*found[:2], _return_indent(text, span))
         out.append(found)
     return out
+
+
+def _return_indent(text: str, span: Span) -> str | None:
+    """For a hole at the start of the line after a function's last line: that line's
+    indentation when a function ending there should return a value
+    (``names.needs_return``), else None."""
+    before = text[:span.start].rstrip("\n").rsplit("\n", 1)[-1]
+    indent = before[:len(before) - len(before.lstrip(" \t"))]
+    if not indent:
+        return None
+    trial = text[:span.start] + indent + PLACEHOLDER + "\n" + text[span.end:]
+    return indent if names.needs_return(trial, span.start + len(indent), "python") else None
 
 
 def _in_view(code: str, visible: frozenset[str]) -> bool:

@@ -3,8 +3,10 @@
 A fill that reads a name nothing in view binds (``return dmp_list(f)`` in a module without
 a ``dmp_list``, or ``key`` inside a function where only another function binds it) is
 invented; a hole after which the code reads a name that nothing binds (``n_splines`` used
-on the next line, bound nowhere) asks to be filled with that binding. The engine ranks
-candidates and copies with both and asks the model for the binding (``Filler``, steps 6-8).
+on the next line, bound nowhere) asks to be filled with that binding, and a hole that ends
+a function which promises a value (a return annotation, a doctest's output, a "Returns"
+section) and returns none asks for a ``return``. The engine ranks candidates and copies
+with these and asks the model for the binding or the return (``Filler``, steps 6-8).
 
 Scopes follow Python's rules where they matter for a fill: a function sees its own names,
 its enclosing functions' and the module's; a class body's names are seen by the code
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from infill.syntax import python_tree
 
 __all__ = ["unresolved", "undefined_names", "needed_names", "visible_names",
-           "statement_names", "binds_any", "unbound_count"]
+           "statement_names", "binds_any", "unbound_count", "needs_return", "lacks_return"]
 
 # Names every module can read without binding them.
 PREDEFINED = frozenset(dir(builtins)) | {
@@ -177,7 +179,8 @@ def _analyse(text: str) -> tuple[list[tuple[int, str, _Scope]], list[int],
     for lineno, col, name, scope in walker.reads:
         line = lines[lineno - 1]
         # ast columns count UTF-8 bytes: convert to characters on lines that need it.
-        column = col if line.isascii() else len(line.encode("utf-8")[:col].decode("utf-8", "replace"))
+        column = (col if line.isascii()
+                  else len(line.encode("utf-8")[:col].decode("utf-8", "replace")))
         reads.append((starts[lineno - 1] + column, name, scope))
     blocks = [(node.lineno, node.end_lineno or node.lineno) for node in ast.walk(tree)
               if isinstance(node, _FUNCTIONS + (ast.ClassDef,))]
@@ -296,3 +299,74 @@ def unbound_count(text: str, ranges: Sequence[tuple[int, int]],
         return 0
     return sum(len({name for at, name in found if at >= end} & set(wanted))
                for (_, end), wanted in zip(ranges, needed) if wanted)
+
+
+def _innermost_function(tree: ast.Module, line: int):
+    """The innermost function whose body spans 1-based ``line``, or None."""
+    found = None
+    for node in ast.walk(tree):
+        if (isinstance(node, _FUNCTIONS) and node.lineno < line <= (node.end_lineno or 0)
+                and (found is None or node.lineno > found.lineno)):
+            found = node
+    return found
+
+
+def _returns_a_value(function) -> bool:
+    """Whether ``function``'s own body (not nested functions or classes) returns a value or
+    yields."""
+    stack = list(function.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Return) and node.value is not None:
+            return True
+        if isinstance(node, (ast.Yield, ast.YieldFrom)):
+            return True
+        if not isinstance(node, _FUNCTIONS + (ast.ClassDef, ast.Lambda)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _promises_a_value(function) -> bool:
+    """Whether ``function`` says it gives a value: a return annotation other than ``None``
+    or ``NoReturn``, a docstring that describes what it returns, or a doctest example whose
+    expected output is not empty."""
+    returns = function.returns
+    if returns is not None and not (
+            (isinstance(returns, ast.Constant) and returns.value is None)
+            or (isinstance(returns, ast.Name) and returns.id in ("None", "NoReturn", "Never"))):
+        return True
+    doc = ast.get_docstring(function) or ""
+    if any(mark in doc for mark in ("Returns", ":return", ":rtype", "Return:")):
+        return True
+    lines = [line.strip() for line in doc.splitlines()]
+    return any(line.startswith(">>> ") and nxt and not nxt.startswith((">>>", "..."))
+               for line, nxt in zip(lines, lines[1:]))
+
+
+def needs_return(text: str, start: int, language: str) -> bool:
+    """Whether a hole at ``start`` of ``text`` (holding a placeholder statement) is the last
+    statement of a function that promises a value (``_promises_a_value``) and returns none
+    anywhere else: the fill there should return it. False when this cannot be told."""
+    if language != "python":
+        return False
+    tree = python_tree(text)
+    if tree is None:
+        return False
+    line = text.count("\n", 0, start) + 1
+    function = _innermost_function(tree, line)
+    if function is None or _returns_a_value(function):
+        return False
+    last = function.body[-1]
+    return last.lineno <= line <= (last.end_lineno or last.lineno) and _promises_a_value(function)
+
+
+def lacks_return(text: str, at: int, language: str) -> bool:
+    """Whether the innermost function around character ``at`` of ``text`` returns no value
+    anywhere (False when there is none, or this cannot be told)."""
+    if language != "python":
+        return False
+    tree = python_tree(text)
+    if tree is None:
+        return False
+    function = _innermost_function(tree, text.count("\n", 0, at) + 1)
+    return function is not None and not _returns_a_value(function)

@@ -285,10 +285,10 @@ def test_copies_that_bind_what_the_code_after_needs_go_first_and_out_of_view_one
 NEEDS_TOTAL = "def f(x):\n    y = x + 1\n@    return total + y\n"
 
 
-def fake_sampling(monkeypatch, own: str, binding: str):
+def fake_sampling(monkeypatch, own: str, binding: str, marker: str = "    total =\n"):
     """The engine's sampling runs, with their fills replaced: ``own`` for the hole itself,
-    ``binding`` where the model is asked for the rest of ``total =``. Returns the texts of
-    the binding runs, and (text, passes) of every run."""
+    ``binding`` where the model is asked for the rest of a line (``marker``: the text has
+    that line). Returns the texts of the binding runs, and (text, passes) of every run."""
     import dataclasses
 
     from infill.engine import Filler
@@ -299,7 +299,7 @@ def fake_sampling(monkeypatch, own: str, binding: str):
     def sample(self, text, *args, **kwargs):
         run = real(self, text, *args, **kwargs)
         every.append((text, run.passes))
-        if "    total =\n" not in text:
+        if marker not in text:
             return dataclasses.replace(run, fills=[[Fill(own, 0.5, -0.1, 4, 4, False)]])
         asked.append(text)
         return dataclasses.replace(run, fills=[[Fill(binding, 0.2, -3.0, 3, 3, False)]])
@@ -360,6 +360,26 @@ def test_a_binding_is_kept_only_when_it_ranks_higher_and_runs_within_steps_and_c
     with pytest.raises(Cancelled):
         mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=0),
                               cancel=cancel)
+
+
+def test_a_hole_that_ends_a_function_promising_a_value_gets_a_fill_that_returns(
+        mlm_filler, monkeypatch):
+    # On the blank line after the function's last line: the body may go on there, at the
+    # last line's indentation.
+    text, hole = hole_at("def twice(x) -> int:\n    total = x * 2\n@\ndef other():\n"
+                         "    pass\n")
+    asked, _ = fake_sampling(monkeypatch, "print(total)", "total", marker="    return\n")
+    result = mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(copies=0))
+    assert asked == ["def twice(x) -> int:\n    total = x * 2\n    return\ndef other():\n"
+                     "    pass\n"]
+    assert result.spans[0].text == "    return total"
+    assert result.candidates[0].spans[0].text == "print(total)"
+    # A function that promises nothing is left as the model filled it.
+    asked.clear()
+    text, hole = hole_at("def twice(x):\n    total = x * 2\n@\ndef other():\n    pass\n")
+    assert mlm_filler.fill_spans(text, [hole], "python", options=FillOptions(
+        copies=0)).spans[0].text == "print(total)"
+    assert asked == []
 
 
 def test_sequences_asked_for_first_enter_the_shortlist(mlm_filler):

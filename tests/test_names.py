@@ -164,3 +164,40 @@ def test_unbound_count_is_the_needed_names_a_fill_leaves_unbound():
         assert unbound_count(filled, [(start, start + len(fill))], [("b", "c")], "python") == unbound
     assert unbound_count("b = (", [(0, 1)], [("b",)], "python") == 0
     assert unbound_count(text, [(start, end)], [()], "python") == 0
+
+
+# ---------------------------------------------------- a function that should return a value
+
+from infill.names import lacks_return, needs_return  # noqa: E402
+
+DOUBLE = '''def double(a):
+    """Twice a.
+
+    >>> double(2)
+    4
+    """
+    b = a * 2
+    __FILL__
+'''
+
+
+@pytest.mark.parametrize("source, expected", [
+    (DOUBLE, True),                                                     # its doctest shows a value
+    (DOUBLE.replace("    __FILL__\n", "    __FILL__\n    return b\n"), False),  # returns elsewhere
+    (DOUBLE.replace("    b = a * 2\n    __FILL__\n", "    __FILL__\n    b = a * 2\n"), False),
+    ("def g(a) -> int:\n    b = 1\n    __FILL__\n", True),                # annotated
+    ("def g(a) -> None:\n    b = 1\n    __FILL__\n", False),
+    ("def g(a):\n    b = 1\n    __FILL__\n", False),                      # promises nothing
+    ('def g(a):\n    """:returns: the size."""\n    __FILL__\n', True),
+    ("def g(a) -> int:\n    def inner():\n        return 1\n    __FILL__\n", True),  # not its own
+    ("def g(a) -> int:\n    yield a\n    __FILL__\n", False),             # a generator
+])
+def test_needs_return_when_a_function_promises_a_value_and_the_hole_ends_it(source, expected):
+    assert needs_return(source, source.index("__FILL__"), "python") is expected
+
+
+def test_lacks_return_looks_at_the_function_around_a_position():
+    text = "def f(a) -> int:\n    b = 1\n    return b\n\ndef g():\n    c = 2\n"
+    assert not lacks_return(text, text.index("b = 1"), "python")
+    assert lacks_return(text, text.index("c = 2"), "python")
+    assert not lacks_return("x = 1\n", 0, "python")  # no function around
