@@ -13,8 +13,10 @@
    candidates in one more run and rank them all.
 7. bindings (Python): when the code after a statement hole reads names that nothing binds
    (``names.needed_names``) and the best fill does not bind them, the model writes the
-   rest of ``name = `` there too; that fill wins when it ranks higher (it stands better
-   for binding what is needed, unless it breaks the parse or invents names).
+   rest of ``name = `` there too (of ``return`` where the hole ends a function that
+   promises a value and returns none, ``names.needs_return``); that fill wins when it
+   ranks higher (it stands better for giving what is needed, unless it breaks the parse
+   or invents names).
 8. copies: for each hole the best fill answers with one line, lines copied from elsewhere
    in the file (``copies.copy_texts``; in Python only those whose names are in view there)
    are scored by the model beside that fill; a likelier one replaces it unless it stands
