@@ -86,15 +86,10 @@ def caution_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
     each fill that reads names nothing in view binds (Python; nothing for other languages,
     or when the filled text does not parse)."""
     filled = splice(text, spans, fills)
-    ranges: dict[int, tuple[int, int]] = {}
-    shift = 0
-    for i in sorted(range(len(spans)), key=lambda k: spans[k].start):
-        start = spans[i].start + shift
-        ranges[i] = (start, start + len(fills[i]))
-        shift += len(fills[i]) - (spans[i].end - spans[i].start)
     out = []
     for i, span in enumerate(spans):
-        found = names.undefined_names(filled, [ranges[i]], language or "")
+        start = _offset_in(filled, spans, fills, i)
+        found = names.undefined_names(filled, [(start, start + len(fills[i]))], language or "")
         if found:
             listed = ", ".join(f"`{n}`" for n in dict.fromkeys(found))
             out.append(Caution(i, span.line, f"the fill reads {listed}, which nothing in view "
@@ -141,7 +136,7 @@ def _needs_something(base_text: str, spans: Sequence[Span], holders: Sequence[st
 
 
 def _offset_in(base_text: str, spans: Sequence[Span], holders: Sequence[str], index: int) -> int:
-    """Where span ``index``'s placeholder starts in the spliced text."""
+    """Where span ``index``'s text (a placeholder, or a fill) starts in the spliced text."""
     target = spans[index]
     shift = sum(len(holders[j]) - (spans[j].end - spans[j].start)
                 for j in range(len(spans)) if spans[j].start < target.start)

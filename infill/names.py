@@ -343,19 +343,23 @@ def _promises_a_value(function) -> bool:
                for line, nxt in zip(lines, lines[1:]))
 
 
+def _function_at(text: str, at: int, language: str):
+    """The innermost function around character ``at`` of ``text``, or None (not Python, or
+    not parsed)."""
+    if language != "python":
+        return None
+    tree = python_tree(text)
+    return None if tree is None else _innermost_function(tree, text.count("\n", 0, at) + 1)
+
+
 def needs_return(text: str, start: int, language: str) -> bool:
     """Whether a hole at ``start`` of ``text`` (holding a placeholder statement) is the last
     statement of a function that promises a value (``_promises_a_value``) and returns none
     anywhere else: the fill there should return it. False when this cannot be told."""
-    if language != "python":
-        return False
-    tree = python_tree(text)
-    if tree is None:
-        return False
-    line = text.count("\n", 0, start) + 1
-    function = _innermost_function(tree, line)
+    function = _function_at(text, start, language)
     if function is None or _returns_a_value(function):
         return False
+    line = text.count("\n", 0, start) + 1
     last = function.body[-1]
     return last.lineno <= line <= (last.end_lineno or last.lineno) and _promises_a_value(function)
 
@@ -363,10 +367,5 @@ def needs_return(text: str, start: int, language: str) -> bool:
 def lacks_return(text: str, at: int, language: str) -> bool:
     """Whether the innermost function around character ``at`` of ``text`` returns no value
     anywhere (False when there is none, or this cannot be told)."""
-    if language != "python":
-        return False
-    tree = python_tree(text)
-    if tree is None:
-        return False
-    function = _innermost_function(tree, text.count("\n", 0, at) + 1)
+    function = _function_at(text, at, language)
     return function is not None and not _returns_a_value(function)
