@@ -9,8 +9,8 @@
 5. elastic length: when a hole's budget was used up, grow it and run 2-4 again for those
    holes only; the others keep their fills, shown to the model as context.
 6. retries: when the best candidate falls short (parses worse than the original, leaves
-   a code hole blank, or reads a name nothing in view binds), sample ``retries`` more
-   candidates in one more run and rank them all.
+   a code hole blank, reads a name nothing in view binds, cuts code off or stutters:
+   ``lint``), sample ``retries`` more candidates in one more run and rank them all.
 7. bindings (Python): when the code after a statement hole reads names that nothing binds
    (``names.needed_names``) and the best fill does not bind them, the model writes the
    rest of ``name = `` there too (of ``return`` where the hole ends a function that
@@ -20,7 +20,7 @@
 8. copies: for each hole the best fill answers with one line, lines copied from elsewhere
    in the file (``copies.copy_texts``; in Python only those whose names are in view there)
    are scored by the model beside that fill; a likelier one replaces it unless it stands
-   worse (parse, blanks, names).
+   worse (parse, blanks, names, lint).
 
 Every front door (the batch CLI, the hook, the editor, eval, bench) calls ``fill_spans`` with
 a ``FillOptions`` value, or ``fill_text`` / ``fill_between`` with keyword options.
@@ -36,14 +36,14 @@ from typing import Any, Callable
 
 import torch
 
-from infill import names, syntax
+from infill import lint, names, syntax
 from infill.backends.base import Denoiser
 from infill.batch import Row, make_batch
 from infill.canvas import HOLE_BUDGET, LINE_BUDGET, Layout, plan_canvases, slot_budget
 from infill.copies import copy_texts, whole_line_indent
 from infill.errors import Cancelled, InputError
-from infill.fills import (PLACEHOLDER, Candidate, FillerLike, FillResult, FrameRow, ModelInfo,
-                          SpanFill, StepView, copied_frame, falls_short, is_whole_line,
+from infill.fills import (PLACEHOLDER, Candidate, Faults, FillerLike, FillResult, FrameRow,
+                          ModelInfo, SpanFill, StepView, copied_frame, falls_short, is_whole_line,
                           make_candidate, make_frame, placeholder_texts, rank_candidates,
                           read_fill, replace_fill, replay_frames, standing)
 from infill.languages import UNKNOWN, guess_language, normalise_language
@@ -287,7 +287,7 @@ class Filler:
             if scores[0] is None:
                 continue
             # A copy the model finds likelier than the fill, standing no worse (parse, blanks,
-            # names), may replace it; of those, the best standing, then the likeliest.
+            # names, lint), may replace it; of those, the best standing, then the likeliest.
             own = judge.standing(best)
             kept, kept_rank = None, (own, -scores[0])
             for k in sorted((k for k in range(1, len(ids))
@@ -595,7 +595,8 @@ class _Judge:
     errors against the original's with a placeholder in each hole, blank code holes, and
     (Python) faults with names: names read that nothing in view binds, names the code
     after a hole needs bound (``needed``, per span in the caller's order) left unbound, and
-    a function that should return a value (``returns``) left without one."""
+    a function that should return a value (``returns``) left without one; and lint (code
+    cut off, words stuttered: ``lint.count``)."""
 
     lang: str
     base_errors: int | None
@@ -607,25 +608,23 @@ class _Judge:
     def errors(self, text: str) -> int | None:
         return _parse_errors(text, self.lang)
 
-    def undefined(self, text: str, ranges: list[tuple[int, int]]) -> int | None:
+    def faults(self, text: str, ranges: list[tuple[int, int]]) -> Faults:
         found = names.undefined_names(text, ranges, self.lang)
-        return None if found is None else len(found)
-
-    def unbound(self, text: str, ranges: list[tuple[int, int]]) -> int:
         # The character before a fill is in the function it ends (a whole-line fill starts
         # the line after the function's last one).
         missing = sum(1 for (start, _), indent in zip(ranges, self.returns)
                       if indent is not None
                       and names.lacks_return(text, max(start - 1, 0), self.lang))
-        return names.unbound_count(text, ranges, self.needed, self.lang) + missing
+        return Faults(None if found is None else len(found),
+                      names.unbound_count(text, ranges, self.needed, self.lang) + missing,
+                      lint.count(text, ranges, self.lang))
 
     def candidate(self, text: str, ordered: Sequence[Span], order: Sequence[int],
                   fills: Sequence[Any]) -> Candidate:
-        return make_candidate(text, ordered, order, fills, self.errors, self.undefined,
-                              self.unbound)
+        return make_candidate(text, ordered, order, fills, self.errors, self.faults)
 
     def replaced(self, best: Candidate, index: int, new: str, score: float) -> Candidate:
-        return replace_fill(best, index, new, score, self.errors, self.undefined, self.unbound)
+        return replace_fill(best, index, new, score, self.errors, self.faults)
 
     def standing(self, candidate: Candidate) -> tuple[bool, int, int]:
         return standing(candidate, self.base_errors, self.code_expected)

@@ -3,10 +3,10 @@
 Pure functions over plain values (token ids as lists of ints, spans, step records), so each
 is testable on its own: ``read_fill`` turns one span's slots into text and scores,
 ``make_candidate`` splices a candidate's fills into the text, ``rank_candidates`` orders
-candidates (parse errors, blanks, invented names, then mean log-probability), and
-``make_frame`` / ``replay_frames`` build the trajectory from step records (DESIGN section
-6). No torch: the engine converts tensors to lists before calling in; tokenizer and grammar
-are passed as functions.
+candidates (parse errors, blanks, faults with names, cut-off code and stutters, then mean
+log-probability), and ``make_frame`` / ``replay_frames`` build the trajectory from step
+records (DESIGN section 6). No torch: the engine converts tensors to lists before calling
+in; tokenizer and grammar are passed as functions.
 """
 
 from __future__ import annotations
@@ -42,7 +42,24 @@ class Candidate:
     undefined: int | None = None  # names the fills read that nothing in view binds
                                   # (``names.undefined_names``); None: cannot be told
     unbound: int = 0              # names the code after a hole needs bound that its fill
-                                  # leaves unbound (``names.unbound_count``)
+                                  # leaves unbound (``names.unbound_count``), and missing
+                                  # returns
+    lint: int = 0                 # code the fills cut off and words they stutter
+                                  # (``lint.count``)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What a judge finds in a candidate's fills besides parse errors (``Candidate``'s
+    fields of the same names)."""
+
+    undefined: int | None = None
+    unbound: int = 0
+    lint: int = 0
+
+
+# Counts a candidate's faults: (its text, each fill's (start, end) in it, the caller's order).
+FaultCounter = Callable[[str, list[tuple[int, int]]], Faults]
 
 
 @dataclass(frozen=True)
@@ -145,14 +162,11 @@ def shape_text(text: str, span: Span, whole_line: bool = False) -> str:
 
 def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills: Sequence[Fill],
                    count_errors: Callable[[str], int | None],
-                   count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
-                   = None,
-                   count_unbound: Callable[[str, list[tuple[int, int]]], int] | None = None
-                   ) -> Candidate:
+                   count_faults: FaultCounter | None = None) -> Candidate:
     """``fills`` (one per span of the sorted ``spans``) spliced into ``text``; the spans are
     reported in the caller's order (``order[i]`` is the caller's index of sorted span i).
-    ``count_undefined(new_text, fill_ranges)`` counts the names the fills invent,
-    ``count_unbound(new_text, fill_ranges)`` the needed names they leave unbound."""
+    ``count_faults(new_text, fill_ranges)`` tells the names the fills invent or leave
+    unbound and the code they cut off (none when omitted)."""
     new_text = splice(text, spans, [f.text for f in fills])
     located, shift = [], 0
     for s, f in zip(spans, fills):
@@ -164,15 +178,12 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     score = sum(f.logp_sum for f in fills) / n if n else 0.0
     inverse = {orig: pos for pos, orig in enumerate(order)}
     spans_out = tuple(located[inverse[i]] for i in range(len(order)))
-    return _judged(new_text, spans_out, score, count_errors, count_undefined, count_unbound)
+    return _judged(new_text, spans_out, score, count_errors, count_faults)
 
 
 def replace_fill(candidate: Candidate, index: int, new: str, score: float,
                  count_errors: Callable[[str], int | None],
-                 count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None
-                 = None,
-                 count_unbound: Callable[[str, list[tuple[int, int]]], int] | None = None
-                 ) -> Candidate:
+                 count_faults: FaultCounter | None = None) -> Candidate:
     """``candidate`` with span ``index``'s fill (caller's order) replaced by ``new``; the
     other fills keep their text and move with it. ``score`` is the new candidate's."""
     old = candidate.spans[index]
@@ -185,19 +196,17 @@ def replace_fill(candidate: Candidate, index: int, new: str, score: float,
 
     spans = tuple(moved(i, f) for i, f in enumerate(candidate.spans))
     text = candidate.text[:old.start] + new + candidate.text[old.end:]
-    return _judged(text, spans, score, count_errors, count_undefined, count_unbound)
+    return _judged(text, spans, score, count_errors, count_faults)
 
 
 def _judged(text: str, spans: tuple[SpanFill, ...], score: float,
             count_errors: Callable[[str], int | None],
-            count_undefined: Callable[[str, list[tuple[int, int]]], int | None] | None,
-            count_unbound: Callable[[str, list[tuple[int, int]]], int] | None = None
-            ) -> Candidate:
-    """The candidate with its parse errors, invented names and unbound needed names counted."""
-    ranges = [(f.start, f.end) for f in spans]
-    undefined = None if count_undefined is None else count_undefined(text, ranges)
-    unbound = 0 if count_unbound is None else count_unbound(text, ranges)
-    return Candidate(text, spans, score, count_errors(text), undefined, unbound)
+            count_faults: FaultCounter | None) -> Candidate:
+    """The candidate with its parse errors and faults counted."""
+    faults = Faults() if count_faults is None else count_faults(
+        text, [(f.start, f.end) for f in spans])
+    return Candidate(text, spans, score, count_errors(text), faults.undefined, faults.unbound,
+                     faults.lint)
 
 
 def _parses_worse(candidate: Candidate, base_errors: int | None) -> bool:
@@ -215,21 +224,22 @@ def standing(candidate: Candidate, base_errors: int | None,
     """What ranks a candidate before its score, smaller first: it parses worse than the
     original (``base_errors``: the original with a plausible placeholder in each hole), the
     spans where code is expected that it leaves blank (``code_expected[i]`` for span i, in
-    the caller's order), its faults with names: those it reads that nothing in view binds,
-    plus those the code after a hole needs bound that it leaves unbound."""
+    the caller's order), its faults: names it reads that nothing in view binds, names the
+    code after a hole needs bound that it leaves unbound (and missing returns), code it cuts
+    off and words it stutters (``lint``)."""
     return (_parses_worse(candidate, base_errors), _blanks(candidate, code_expected),
-            (candidate.undefined or 0) + candidate.unbound)
+            (candidate.undefined or 0) + candidate.unbound + candidate.lint)
 
 
 def falls_short(candidate: Candidate, base_errors: int | None,
                 code_expected: Sequence[bool] = ()) -> bool:
     """The candidate parses worse than the original (with a placeholder in each hole),
-    leaves blank a span where code is expected, or reads a name nothing in view binds:
-    what makes the engine sample more (``retries``). A needed name left unbound ranks a
-    candidate lower but is not a reason to sample again: the engine asks for the binding
-    itself (``Filler``, step 7)."""
+    leaves blank a span where code is expected, reads a name nothing in view binds, cuts
+    code off or stutters (``lint``): what makes the engine sample more (``retries``). A
+    needed name left unbound ranks a candidate lower but is not a reason to sample again:
+    the engine asks for the binding itself (``Filler``, step 7)."""
     return (_parses_worse(candidate, base_errors) or _blanks(candidate, code_expected) > 0
-            or bool(candidate.undefined))
+            or bool(candidate.undefined) or candidate.lint > 0)
 
 
 def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
@@ -238,9 +248,8 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     the original (``base_errors``: the original with a plausible placeholder in each hole)
     ranks below every one that does not; then one that leaves blank a span where code is
     expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
-    writes text there; then one with more faults with names (``standing``) ranks below one
-    with fewer; then by mean log-probability. Of identical texts the
-    better-ranked one is kept."""
+    writes text there; then one with more faults (``standing``) ranks below one with fewer;
+    then by mean log-probability. Of identical texts the better-ranked one is kept."""
     ranked = sorted(range(len(candidates)),
                     key=lambda k: (*standing(candidates[k], base_errors, code_expected),
                                    -candidates[k].score))

@@ -17,8 +17,10 @@ A refused span goes back into the text as its marker (``markers.render_markers``
 grammar are never refused.
 
 ``caution_fills`` names what a kept fill may get wrong without breaking the parse: in
-Python, names it reads that nothing in view binds (``infill.names``). Such a fill is
-written, and every front door says so beside it. Pure: text in, decisions out; no I/O.
+Python, names it reads that nothing in view binds (``infill.names``) and code it cuts off
+(``return`` with more of its block after it); in any language, a word it repeats three
+times in a row (``infill.lint``). Such a fill is written, and every front door says so
+beside it. Pure: text in, decisions out; no I/O.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from infill import names, syntax
+from infill import lint, names, syntax
 from infill.markers import HOLE, MarkerSyntax, Span, render_markers, splice
 
 #: A hole's stand-in while the rest of the file is parsed: an identifier in every grammar.
@@ -84,16 +86,20 @@ def caution_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
                   language: str | None) -> list[Caution]:
     """What to say beside the fills of ``spans`` (offsets into ``text``) that are written:
     each fill that reads names nothing in view binds (Python; nothing for other languages,
-    or when the filled text does not parse)."""
+    or when the filled text does not parse), and each fault ``lint.findings`` tells (code
+    cut off, a word repeated); lines are the filled text's."""
     filled = splice(text, spans, fills)
+    ranges = [(start, start + len(fill)) for start, fill in
+              ((_offset_in(filled, spans, fills, i), fills[i]) for i in range(len(spans)))]
     out = []
-    for i, span in enumerate(spans):
-        start = _offset_in(filled, spans, fills, i)
-        found = names.undefined_names(filled, [(start, start + len(fills[i]))], language or "")
+    for i, (span, faults) in enumerate(zip(spans, lint.findings(filled, ranges,
+                                                                 language or ""))):
+        found = names.undefined_names(filled, [ranges[i]], language or "")
         if found:
             listed = ", ".join(f"`{n}`" for n in dict.fromkeys(found))
             out.append(Caution(i, span.line, f"the fill reads {listed}, which nothing in view "
                                              f"binds; check it"))
+        out.extend(Caution(i, span.line, f"{fault}; check it") for fault in faults)
     return out
 
 

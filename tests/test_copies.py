@@ -191,12 +191,13 @@ def test_a_statement_hole_takes_only_lines_that_carry_code():
 
 
 def test_replacing_one_fill_moves_the_fills_after_it():
-    from infill.fills import Candidate, SpanFill, replace_fill
+    from infill.fills import Candidate, Faults, SpanFill, replace_fill
 
     text = "a = 1\nb = 22\nc = 3\n"  # fills "1" (4-5) and "22" (10-12)
     spans = (SpanFill("1", 0.5, 4, 5, HOLE, 1, 1), SpanFill("22", 0.5, 10, 12, HOLE, 2, 1))
     before = Candidate(text, spans, -1.0, 0)
-    after = replace_fill(before, 0, "100", -0.5, lambda t: 0, lambda t, ranges: len(ranges))
+    after = replace_fill(before, 0, "100", -0.5, lambda t: 0,
+                         lambda t, ranges: Faults(undefined=len(ranges)))
     assert after.text == "a = 100\nb = 22\nc = 3\n"
     assert [(f.text, after.text[f.start:f.end]) for f in after.spans] == [("100", "100"),
                                                                            ("22", "22")]

@@ -229,3 +229,36 @@ def test_a_fill_that_invents_a_name_ranks_below_one_that_does_not():
     from infill.fills import falls_short
     assert falls_short(candidates[0], 0, [True])
     assert not falls_short(candidates[1], 0, [True]) and not falls_short(candidates[3], 0, [True])
+
+
+def spelled(filler, real, tokens):
+    """``real`` logits of ``filler`` with ``tokens`` forced into the hole's slots in order and
+    nulls after them (the slots: the most positions seen masked at once)."""
+    d, slots = filler.denoiser, []
+
+    def logits(ids, attention, wanted=None):
+        out = real(ids, attention, wanted).clone()
+        masked = (ids[0] == d.mask_id).nonzero().flatten().tolist()
+        if len(masked) > len(slots):
+            slots[:] = masked
+        for k, at in enumerate(slots):
+            out[:, at, tokens[k] if k < len(tokens) else d.null_id] = 50.0
+        return out
+    return logits
+
+
+def test_a_fill_that_stutters_makes_the_engine_sample_more(mlm_filler, monkeypatch):
+    text = "def f(u):\n    return \n"
+    codec, real = mlm_filler.denoiser.codec, mlm_filler.denoiser.logits
+
+    def fill(words, retries):
+        monkeypatch.setattr(mlm_filler.denoiser, "logits",
+                            spelled(mlm_filler, real, codec.encode(words)))
+        return mlm_filler.fill_spans(text, [Span(21, 21, HOLE)], "python",
+                                     options=FillOptions(retries=retries))
+
+    plain, retried = fill("u, u", 0), fill("u, u", 2)
+    assert plain.spans[0].text == "u, u" and retried.forward_passes == plain.forward_passes
+    plain, retried = fill("u, u, u", 0), fill("u, u, u", 2)
+    assert plain.spans[0].text == "u, u, u"
+    assert retried.forward_passes > plain.forward_passes  # it sampled two more candidates

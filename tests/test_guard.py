@@ -157,7 +157,7 @@ def test_hook_keeps_the_marker_of_a_refused_fill(git_env):
     assert any(line.startswith("a.py:2: the fill is empty") for line in lines), lines
 
 
-# ------------------------------------------- fills written with a caution (names not in view)
+# ------------------------------- fills written with a caution (names not in view, lint)
 
 
 def parsed(source: str):
@@ -178,6 +178,21 @@ def test_caution_fills_names_what_a_python_fill_reads_that_nothing_binds():
     assert [c.line for c in caution_fills(text, spans, ["n"], "python")] == [5]
     text, spans = parsed("fn main() {\n    let x = __FILL__;\n}\n")
     assert caution_fills(text, spans, ["total"], "rust") == []
+
+
+def test_caution_fills_says_when_a_fill_cuts_code_off_or_stutters():
+    from infill.guard import caution_fills
+
+    text, spans = parsed("def f(x):\n    y = x\n    __FILL__\n    return y\n")
+    (cut,) = caution_fills(text, spans, ["return x"], "python")
+    assert (cut.index, cut.line) == (0, 3)
+    assert cut.reason == ("the fill's `return` leaves the code after it (line 4) unreachable; "
+                          "check it")
+    assert caution_fills(text, spans, ["y += 1"], "python") == []
+    text, spans = parsed("const a = __FILL__;\n")
+    (stutter,) = caution_fills(text, spans, ["f(u, u, u)"], "javascript")
+    assert stutter.reason == "the fill repeats `u` three or more times in a row; check it"
+    assert caution_fills(text, spans, ["f(u, v, u)"], "javascript") == []
 
 
 def test_fill_writes_a_fill_with_a_caution_and_says_so(tmp_path, monkeypatch, capsys):

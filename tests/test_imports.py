@@ -24,7 +24,8 @@ def test_import_infill_imports_no_heavy_module():
 @pytest.mark.parametrize("module", ["infill.markers", "infill.canvas", "infill.document",
                                     "infill.patch", "infill.settings", "infill.trajectory",
                                     "infill.languages", "infill.options", "infill.strategies",
-                                    "infill.fills", "infill.copies", "infill.names"])
+                                    "infill.fills", "infill.copies", "infill.names",
+                                    "infill.lint"])
 def test_core_text_logic_imports_neither_torch_nor_textual(module):
     modules = loaded_after(f"import {module}")
     assert not [m for m in modules if m.split(".")[0] in HEAVY]
