@@ -626,7 +626,7 @@ class _Judge:
     def replaced(self, best: Candidate, index: int, new: str, score: float) -> Candidate:
         return replace_fill(best, index, new, score, self.errors, self.faults)
 
-    def standing(self, candidate: Candidate) -> tuple[bool, int, int]:
+    def standing(self, candidate: Candidate) -> tuple[bool, int, int, int]:
         return standing(candidate, self.base_errors, self.code_expected)
 
     def falls_short(self, candidate: Candidate) -> bool:

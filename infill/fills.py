@@ -220,14 +220,16 @@ def _blanks(candidate: Candidate, code_expected: Sequence[bool]) -> int:
 
 
 def standing(candidate: Candidate, base_errors: int | None,
-             code_expected: Sequence[bool] = ()) -> tuple[bool, int, int]:
+             code_expected: Sequence[bool] = ()) -> tuple[bool, int, int, int]:
     """What ranks a candidate before its score, smaller first: it parses worse than the
     original (``base_errors``: the original with a plausible placeholder in each hole), the
     spans where code is expected that it leaves blank (``code_expected[i]`` for span i, in
-    the caller's order), its faults: names it reads that nothing in view binds, names the
-    code after a hole needs bound that it leaves unbound (and missing returns), code it cuts
-    off and words it stutters (``lint``)."""
+    the caller's order), its parse errors (where the original has some too, fewer is
+    better), its faults: names it reads that nothing in view binds, names the code after a
+    hole needs bound that it leaves unbound (and missing returns), code it cuts off and
+    words it stutters (``lint``)."""
     return (_parses_worse(candidate, base_errors), _blanks(candidate, code_expected),
+            candidate.parse_errors or 0,
             (candidate.undefined or 0) + candidate.unbound + candidate.lint)
 
 
@@ -248,8 +250,8 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     the original (``base_errors``: the original with a plausible placeholder in each hole)
     ranks below every one that does not; then one that leaves blank a span where code is
     expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
-    writes text there; then one with more faults (``standing``) ranks below one with fewer;
-    then by mean log-probability. Of identical texts the better-ranked one is kept."""
+    writes text there; then one with more parse errors, then one with more faults
+    (``standing``) ranks below one with fewer; then by mean log-probability. Of identical texts the better-ranked one is kept."""
     ranked = sorted(range(len(candidates)),
                     key=lambda k: (*standing(candidates[k], base_errors, code_expected),
                                    -candidates[k].score))

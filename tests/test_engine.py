@@ -59,12 +59,13 @@ def test_cancel_raises_and_returns_nothing(tiny_filler):
         tiny_filler.fill_text(SOURCE, cancel=flag)
 
 
-def test_candidates_are_distinct_and_ranked_by_score(tiny_filler):
+def test_candidates_are_distinct_and_ranked_by_standing_then_score(tiny_filler):
+    from infill.fills import standing
     result = tiny_filler.fill_text(SOURCE, candidates=4, seed=3)
     texts = [result.text] + [c.text for c in result.candidates]
     assert len(set(texts)) == len(texts)
-    scores = [c.score for c in result.candidates]
-    assert scores == sorted(scores, reverse=True)
+    keys = [(standing(c, None), -c.score) for c in result.candidates]
+    assert keys == sorted(keys)
 
 
 def test_the_model_recommends_k_and_an_explicit_k_wins(tiny_filler, monkeypatch):
@@ -139,11 +140,13 @@ def test_a_candidate_that_breaks_the_parse_ranks_below_one_that_does_not():
     def cand(text, score, errors):
         return Candidate(text, (), score, errors)
 
-    candidates = [cand("a", -0.1, 5), cand("b", -0.9, 0), cand("c", -0.5, 0), cand("c", -0.4, 1)]
-    # The best score breaks the parse (5 errors > 1 in the original): it ranks last.
-    assert rank_candidates(candidates, base_errors=1) == [3, 1, 0]
+    candidates = [cand("a", -0.1, 5), cand("b", -0.9, 0), cand("c", -0.5, 0), cand("d", -0.4, 1)]
+    # The best score breaks the parse (5 errors > 1 in the original): it ranks last. Of the
+    # others, fewer errors first (the original has one too), then the score.
+    assert rank_candidates(candidates, base_errors=1) == [2, 1, 3, 0]
     # Without a grammar (no error counts) the score alone decides.
-    assert rank_candidates(candidates, base_errors=None) == [0, 3, 1]
+    none = [Candidate(c.text, (), c.score, None) for c in candidates]
+    assert rank_candidates(none, base_errors=None) == [0, 3, 2, 1]
 
 
 def test_identical_texts_are_merged_keeping_the_better_rank():
