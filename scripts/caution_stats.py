@@ -2,7 +2,7 @@
 
     python scripts/caution_stats.py SET.jsonl RECORDS.jsonl [--system model]
 
-Rebuilds each record's file with the model's fill, asks ``infill.guard.caution_fills`` what
+Rebuilds each record's file (the records of the set named like SET's file) with the model's fill, asks ``infill.guard.caution_fills`` what
 it would say beside it, and prints, per kind of caution (names not in view, code cut off, a
 word repeated) and for fills with none: how many fills, and how many of those pass their
 test (``--execute`` records), parse, and equal the true text. A caution is worth showing
@@ -41,7 +41,8 @@ def main(argv: list[str]) -> int:
     records = read_records(args.set)
     rows = [json.loads(line) for line in Path(args.records).read_text().splitlines()
             if line.strip()]
-    rows = [r for r in rows if r["system"] == args.system]
+    name = Path(args.set).stem
+    rows = [r for r in rows if r["system"] == args.system and r["set"] == name]
     groups: dict[str, list[dict]] = {}
     for row in rows:
         kinds = kinds_of(records[row["index"]], row["fill"]) or {"no caution"}
