@@ -166,7 +166,7 @@ def make_candidate(text: str, spans: Sequence[Span], order: Sequence[int], fills
     """``fills`` (one per span of the sorted ``spans``) spliced into ``text``; the spans are
     reported in the caller's order (``order[i]`` is the caller's index of sorted span i).
     ``count_faults(new_text, fill_ranges)`` tells the names the fills invent or leave
-    unbound and the code they cut off (none when omitted)."""
+    unbound, the code they cut off and the words they stutter (none when omitted)."""
     new_text = splice(text, spans, [f.text for f in fills])
     located, shift = [], 0
     for s, f in zip(spans, fills):
@@ -251,7 +251,8 @@ def rank_candidates(candidates: Sequence[Candidate], base_errors: int | None,
     ranks below every one that does not; then one that leaves blank a span where code is
     expected (``code_expected[i]`` for span i, in the caller's order) ranks below one that
     writes text there; then one with more parse errors, then one with more faults
-    (``standing``) ranks below one with fewer; then by mean log-probability. Of identical texts the better-ranked one is kept."""
+    (``standing``) ranks below one with fewer; then by mean log-probability. Of identical
+    texts the better-ranked one is kept."""
     ranked = sorted(range(len(candidates)),
                     key=lambda k: (*standing(candidates[k], base_errors, code_expected),
                                    -candidates[k].score))

@@ -2,10 +2,11 @@
 
     python scripts/caution_stats.py SET.jsonl RECORDS.jsonl [--system model]
 
-Rebuilds each record's file (the records of the set named like SET's file) with the model's fill, asks ``infill.guard.caution_fills`` what
-it would say beside it, and prints, per kind of caution (names not in view, code cut off, a
-word repeated) and for fills with none: how many fills, and how many of those pass their
-test (``--execute`` records), parse, and equal the true text. A caution is worth showing
+Rebuilds each record's file with the model's fill (the records of the set named like SET's
+file), asks ``infill.guard.caution_fills`` what it would say beside it, and prints, per kind
+of caution (names not in view, code cut off, a word repeated) and for fills with none: how
+many fills, and how many of those pass their test (``--execute`` records), parse, and equal
+the true text. A caution is worth showing
 when the fills it marks do worse than the fills it leaves alone.
 """
 
