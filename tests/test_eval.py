@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 from pathlib import Path
@@ -108,7 +109,6 @@ def test_the_engine_gets_the_whole_file_and_the_parse_check_judges_it():
 
 def test_records_file_pairs_two_runs_record_by_record(tmp_path, tiny_model_dir):
     """``--records`` keeps every record's fill and verdicts; the compare script pairs two runs."""
-    import importlib.util
 
     records = [{"id": "t:a:1", "prefix": "def add(a, b):\n    return ", "suffix": "\n", "middle": "a + b",
                 "language": "python", "test": "assert add(1, 2) == 3"},
@@ -161,3 +161,27 @@ def test_bench_prints_reference_and_configured(tiny_model_dir, capsys):
     out = capsys.readouterr().out
     assert "reference (1 token/pass)" in out and "reference ÷ configured" in out
     assert "machine:" in out and "date:" in out
+
+
+def test_caution_stats_counts_fills_by_caution_with_their_verdicts(tmp_path, capsys):
+    function = "def f(x):\n    y = x\n"
+    records = [{"prefix": function, "suffix": "    return y\n", "middle": "    y += 1\n",
+                "language": "python"}] * 3
+    fills = ["    y += 1\n", "    return x\n", "    y = g(u, u, u)\n"]
+    data, runs = tmp_path / "tiny-set.jsonl", tmp_path / "records.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in records))
+    runs.write_text("".join(json.dumps({
+        "set": "tiny-set", "system": "model", "index": i, "fill": fill, "passed": i == 0,
+        "parse_valid": True, "exact": i == 0}) + "\n" for i, fill in enumerate(fills))
+        + json.dumps({"set": "other", "system": "model", "index": 0, "fill": "    return 1\n",
+                      "passed": False, "parse_valid": True, "exact": False}) + "\n")
+    spec = importlib.util.spec_from_file_location(
+        "caution_stats", Path(__file__).parents[1] / "scripts" / "caution_stats.py")
+    stats = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stats)
+    assert stats.main([str(data), str(runs)]) == 0
+    rows = {line.split(" | ")[0].strip("| "): line for line in capsys.readouterr().out.splitlines()}
+    assert rows["no caution"] == "| no caution | 1 | 1 of 1 | 1 of 1 | 1 of 1 |"
+    assert rows["cut off"] == "| cut off | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"  # other sets left out
+    assert rows["repeated word"] == "| repeated word | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"
+    assert rows["names"] == "| names | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"  # `g`, `u` bound nowhere
