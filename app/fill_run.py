@@ -114,7 +114,7 @@ class FillRun:
 
     def cautions(self) -> list:
         """What the guard says about the chosen candidate's fills that it would still write
-        (``guard.caution_fills``: names nothing in view binds, code cut off, stutters)."""
+        (``guard.caution_fills``: names nothing in view binds, code cut off, repeats)."""
         return self._judged(caution_fills)
 
     def _judged(self, judge) -> list:

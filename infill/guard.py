@@ -19,7 +19,7 @@ grammar are never refused.
 ``caution_fills`` names what a kept fill may get wrong without breaking the parse: in
 Python, names it reads that nothing in view binds (``infill.names``) and code it cuts off
 (``return`` with more of its block after it); in any language, a word it repeats three
-times in a row (``infill.lint``). Such a fill is written, and every front door says so
+times in a row and a line it makes repeat the line before it (``infill.lint``). Such a fill is written, and every front door says so
 beside it. Pure: text in, decisions out; no I/O.
 """
 
@@ -87,7 +87,7 @@ def caution_fills(text: str, spans: Sequence[Span], fills: Sequence[str],
     """What to say beside the fills of ``spans`` (offsets into ``text``) that are written:
     each fill that reads names nothing in view binds (Python; nothing for other languages,
     or when the filled text does not parse), and each fault ``lint.findings`` tells (code
-    cut off, a word repeated); lines are the filled text's."""
+    cut off, a word or a line repeated); lines are the filled text's."""
     filled = splice(text, spans, fills)
     ranges = [(start, start + len(fill)) for start, fill in
               ((_offset_in(filled, spans, fills, i), fills[i]) for i in range(len(spans)))]

@@ -9,8 +9,13 @@
   masked-diffusion model writes when neighbouring slots commit the same token in one step.
   0.1 to 0.7 in 1,000 lines of the training corpus have one (``int64_t, int64_t,
   int64_t``); constants (``None, None, None``, ``0, 0, 0``) and ``_`` are not counted.
+- **A repeated line** (any language): a line the fill writes or completes that is the same
+  as the line before it (blank lines skipped, indentation ignored), the line it follows or
+  the one after the hole included: the model echoing its neighbour. 0.3 to 1.2 in 1,000
+  pairs of neighbouring lines in the training corpus are the same (mostly data: ``None,``,
+  ``0xff, 0xff,``); lines of punctuation or of three characters or fewer are not counted.
 
-The engine counts both at each fill among a candidate's faults (``fills.standing``), so a
+The engine counts all three at each fill among a candidate's faults (``fills.standing``), so a
 fill without them ranks higher and the engine samples more when the best one has them.
 
 Pure: ``ast`` (through ``syntax.python_tree``, which shares a candidate's parse with the
@@ -26,8 +31,8 @@ from collections.abc import Iterator, Sequence
 
 from infill.syntax import python_tree
 
-__all__ = ["count", "cut_off", "findings", "stuttered", "stutters", "unreachable",
-           "unreachable_count"]
+__all__ = ["count", "cut_off", "findings", "repeated_lines", "stuttered", "stutters",
+           "unreachable", "unreachable_count"]
 
 _ENDS_BLOCK = (ast.Return, ast.Raise, ast.Break, ast.Continue)
 
@@ -117,14 +122,58 @@ def stutters(fill: str) -> int:
 
 def findings(text: str, ranges: Sequence[tuple[int, int]], language: str) -> list[list[str]]:
     """Per fill at character ``ranges`` of ``text``: its faults in words, code it cuts off
-    (``unreachable``) then words it stutters (``stuttered``)."""
+    (``unreachable``), words it stutters (``stuttered``), lines it repeats
+    (``repeated_lines``)."""
     return [cut + [f"the fill repeats `{word}` three or more times in a row" for word in
                    stuttered(text[start:end])]
+            + [f"the fill makes line {line} repeat the line before it (`{_short(same)}`)"
+               for line, same in repeated_lines(text, start, end)]
             for cut, (start, end) in zip(unreachable(text, ranges, language), ranges)]
 
 
+def _short(line: str, width: int = 40) -> str:
+    return line if len(line) <= width else line[:width - 3] + "..."
+
+
+def repeated_lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    """(1-based line, stripped text) of each line among those the fill at ``start:end`` of
+    ``text`` writes or completes, and the next line after them, that is the same as the
+    non-blank line before it (``_counts_as_a_line``). Nothing for a blank fill."""
+    if not text[start:end].strip():
+        return []
+    last = end - 1 if text[start:end].endswith("\n") else end  # a whole-line fill's newline
+    lo = text.rfind("\n", 0, start) + 1  # the start of the fill's first line
+    hi = _line_end(text, max(last, start))  # the end of its last line
+    # Widen to the non-blank line before and the non-blank line after.
+    while lo > 0:
+        lo = text.rfind("\n", 0, lo - 1) + 1
+        if text[lo:_line_end(text, lo)].strip():
+            break
+    while hi < len(text):
+        nxt = _line_end(text, hi + 1)
+        line, hi = text[hi + 1:nxt], nxt
+        if line.strip():
+            break
+    first = text.count("\n", 0, lo) + 1
+    lines = [(first + k, line.strip()) for k, line in enumerate(text[lo:hi].split("\n"))
+             if line.strip()]
+    return [(number, line) for (_, previous), (number, line) in zip(lines, lines[1:])
+            if line == previous and _counts_as_a_line(line)]
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", at)
+    return len(text) if end < 0 else end
+
+
+def _counts_as_a_line(line: str) -> bool:
+    stripped = line.strip()
+    return len(stripped) > 3 and any(c.isalnum() for c in stripped)
+
+
 def count(text: str, ranges: Sequence[tuple[int, int]], language: str) -> int:
-    """How many faults the fills at ``ranges`` of ``text`` have: blocks they cut off and
-    runs they stutter (the engine's ``Candidate.lint``)."""
+    """How many faults the fills at ``ranges`` of ``text`` have: blocks they cut off, runs
+    they stutter and lines they repeat (the engine's ``Candidate.lint``)."""
     return (unreachable_count(text, ranges, language)
-            + sum(stutters(text[start:end]) for start, end in ranges))
+            + sum(stutters(text[start:end]) + len(repeated_lines(text, start, end))
+                  for start, end in ranges))

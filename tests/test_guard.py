@@ -180,7 +180,7 @@ def test_caution_fills_names_what_a_python_fill_reads_that_nothing_binds():
     assert caution_fills(text, spans, ["total"], "rust") == []
 
 
-def test_caution_fills_says_when_a_fill_cuts_code_off_or_stutters():
+def test_caution_fills_says_when_a_fill_cuts_code_off_stutters_or_repeats_a_line():
     from infill.guard import caution_fills
 
     text, spans = parsed("def f(x):\n    y = x\n    __FILL__\n    return y\n")
@@ -193,6 +193,10 @@ def test_caution_fills_says_when_a_fill_cuts_code_off_or_stutters():
     (stutter,) = caution_fills(text, spans, ["f(u, u, u)"], "javascript")
     assert stutter.reason == "the fill repeats `u` three or more times in a row; check it"
     assert caution_fills(text, spans, ["f(u, v, u)"], "javascript") == []
+    text, spans = parsed("let a = f(u);\n__FILL__\nlet b = 2;\n")
+    (echo,) = caution_fills(text, spans, ["let a = f(u);"], "javascript")
+    assert (echo.line, echo.reason) == (2, "the fill makes line 2 repeat the line before it "
+                                           "(`let a = f(u);`); check it")
 
 
 def test_fill_writes_a_fill_with_a_caution_and_says_so(tmp_path, monkeypatch, capsys):

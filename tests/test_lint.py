@@ -1,10 +1,11 @@
 """Cheap checks of a fill (``infill.lint``): code it cuts off after a return, raise, break or
-continue, and words it stutters; a candidate with either ranks lower and is sampled again."""
+continue, words it stutters and lines it repeats; a candidate with any ranks lower and is
+sampled again."""
 
 from __future__ import annotations
 
 from infill.fills import Candidate, SpanFill, falls_short, rank_candidates
-from infill.lint import count, stutters, unreachable_count
+from infill.lint import count, repeated_lines, stutters, unreachable_count
 from infill.markers import HOLE
 
 FUNCTION = "def f(x):\n    y = x + 1\n{}    return y\n"
@@ -12,7 +13,7 @@ FUNCTION = "def f(x):\n    y = x + 1\n{}    return y\n"
 
 def filled(fill: str, template: str = FUNCTION) -> tuple[str, list[tuple[int, int]]]:
     start = template.index("{}")
-    return template.format(fill), [(start, start + len(fill))]
+    return template.replace("{}", fill), [(start, start + len(fill))]
 
 
 def test_a_fill_that_returns_before_the_end_of_its_block_cuts_the_rest_off():
@@ -75,11 +76,33 @@ def test_a_word_three_times_in_a_row_is_a_stutter():
         assert stutters(fill) == 0, fill
 
 
-def test_count_adds_both_checks_over_the_fills():
+def test_a_line_the_fill_makes_the_same_as_its_neighbour_is_a_repeat():
+    # The fill echoes the line before it, or the line after it echoes the fill.
+    text, [(start, end)] = filled("    y = x + 1\n")
+    assert repeated_lines(text, start, end) == [(3, "y = x + 1")]
+    text, [(start, end)] = filled("    return y\n")
+    assert repeated_lines(text, start, end) == [(4, "return y")]
+    # Blank lines between do not hide it; indentation does not count; a fill ending mid-line
+    # makes that whole line.
+    text = "def f():\n    z = g(1)\n\n\n    return __\n"
+    start = text.index("return")
+    assert repeated_lines(text.replace("return __", "z = g(1)"), start, start + 8) == [
+        (5, "z = g(1)")]
+    # Two repeats inside one fill count twice; lines of punctuation or three characters do not.
+    text, [(start, end)] = filled("    y = y\n    y = y\n    y = y\n")
+    assert [line for line, _ in repeated_lines(text, start, end)] == [4, 5]
+    for fill in ["    }\n", "    a()\n", "    y = x + 2\n", ""]:
+        text, [(start, end)] = filled(fill, "def f(x):\n    a()\n    }\n{}    }\n")
+        assert repeated_lines(text, start, end) == [], fill
+
+
+def test_count_adds_the_checks_over_the_fills():
     text, ranges = filled("    return f(x, x, x)\n")
     assert count(text, ranges, "python") == 2
     assert count("let a = f(u, u, u);\n", [(8, 18)], "javascript") == 1
     assert count("let a = f(u, u, u);\n", [(0, 5)], "javascript") == 0  # outside the fill
+    text, ranges = filled("    y = x + 1\n    return x\n")  # repeats a line and cuts off
+    assert count(text, ranges, "python") == 2
 
 
 def test_a_candidate_that_cuts_code_off_or_stutters_ranks_lower_and_is_sampled_again():
