@@ -4,10 +4,10 @@
 
 Rebuilds each record's file with the model's fill (the records of the set named like SET's
 file), asks ``infill.guard.caution_fills`` what it would say beside it, and prints, per kind
-of caution (names not in view, code cut off, a word repeated) and for fills with none: how
-many fills, and how many of those pass their test (``--execute`` records), parse, and equal
-the true text. A caution is worth showing
-when the fills it marks do worse than the fills it leaves alone.
+of caution (names not in view, code cut off, a word or a line repeated) and for fills with
+none: how many fills, and how many of those pass their test (``--execute`` records), parse,
+and equal the true text. A caution is worth showing when the fills it marks do worse than
+the fills it leaves alone.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from infill.guard import caution_fills
 from infill.markers import HOLE, Span
 
 KINDS = (("names", "which nothing in view binds"), ("cut off", "unreachable"),
-         ("cut off", "can never run"), ("repeated word", "three or more times"))
+         ("cut off", "can never run"), ("repeated word", "three or more times"),
+         ("repeated line", "repeat the line before it"))
 
 
 def kinds_of(record: dict, fill: str) -> set[str]:
@@ -51,7 +52,7 @@ def main(argv: list[str]) -> int:
             groups.setdefault(kind, []).append(row)
     print("| fills | n | passed | parse-valid | exact |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for kind in ("no caution", "names", "cut off", "repeated word"):
+    for kind in ("no caution", *dict.fromkeys(kind for kind, _ in KINDS)):
         group = groups.get(kind, [])
 
         def count(verdict: str) -> str:

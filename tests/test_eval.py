@@ -166,8 +166,8 @@ def test_bench_prints_reference_and_configured(tiny_model_dir, capsys):
 def test_caution_stats_counts_fills_by_caution_with_their_verdicts(tmp_path, capsys):
     function = "def f(x):\n    y = x\n"
     records = [{"prefix": function, "suffix": "    return y\n", "middle": "    y += 1\n",
-                "language": "python"}] * 3
-    fills = ["    y += 1\n", "    return x\n", "    y = g(u, u, u)\n"]
+                "language": "python"}] * 4
+    fills = ["    y += 1\n", "    return x\n", "    y = g(u, u, u)\n", "    y = x\n"]
     data, runs = tmp_path / "tiny-set.jsonl", tmp_path / "records.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in records))
     runs.write_text("".join(json.dumps({
@@ -185,3 +185,4 @@ def test_caution_stats_counts_fills_by_caution_with_their_verdicts(tmp_path, cap
     assert rows["cut off"] == "| cut off | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"  # other sets left out
     assert rows["repeated word"] == "| repeated word | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"
     assert rows["names"] == "| names | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"  # `g`, `u` bound nowhere
+    assert rows["repeated line"] == "| repeated line | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"
