@@ -14,7 +14,7 @@ import infill.fill_cmd as fill_cmd
 from infill.cli import main
 from infill.guard import guard_fills, keep_refused_markers
 from infill.gitops.hook import run_hook
-from infill.markers import HOLE, MarkerSyntax, parse_markers, splice
+from infill.markers import MarkerSyntax, parse_markers, splice
 
 
 class CraftedFiller:
