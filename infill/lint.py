@@ -29,7 +29,7 @@ import bisect
 import re
 from collections.abc import Iterator, Sequence
 
-from infill.syntax import python_tree
+from infill.syntax import ast_offset, line_starts, python_tree
 
 __all__ = ["count", "cut_off", "findings", "repeated_lines", "stuttered", "stutters",
            "unreachable", "unreachable_count"]
@@ -69,14 +69,10 @@ def unreachable(text: str, ranges: Sequence[tuple[int, int]], language: str
     pairs = [] if tree is None else list(cut_off(tree))
     if not pairs:
         return found
-    starts = [0]
-    starts.extend(m.end() for m in re.finditer("\n", text))
+    starts = line_starts(text)
 
     def offset(node: ast.stmt) -> int:
-        # ast columns count UTF-8 bytes; the fills here are located by characters.
-        line_start = starts[node.lineno - 1]
-        line = text[line_start:starts[node.lineno] if node.lineno < len(starts) else len(text)]
-        return line_start + len(line.encode("utf-8")[:node.col_offset].decode("utf-8", "replace"))
+        return ast_offset(text, starts, node.lineno, node.col_offset)
 
     order = sorted(range(len(ranges)), key=lambda i: ranges[i])
     firsts = [ranges[i][0] for i in order]

@@ -31,7 +31,7 @@ import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from infill.syntax import python_tree
+from infill.syntax import ast_offset, line_starts, python_tree
 
 __all__ = ["unresolved", "undefined_names", "needed_names", "visible_names",
            "statement_names", "binds_any", "unbound_count", "needs_return", "lacks_return"]
@@ -170,18 +170,9 @@ def _analyse(text: str) -> tuple[list[tuple[int, str, _Scope]], list[int],
         return None
     if walker.star:
         return None
-    lines = text.split("\n")
-    starts, at = [], 0
-    for line in lines:
-        starts.append(at)
-        at += len(line) + 1
-    reads = []
-    for lineno, col, name, scope in walker.reads:
-        line = lines[lineno - 1]
-        # ast columns count UTF-8 bytes: convert to characters on lines that need it.
-        column = (col if line.isascii()
-                  else len(line.encode("utf-8")[:col].decode("utf-8", "replace")))
-        reads.append((starts[lineno - 1] + column, name, scope))
+    starts = line_starts(text)
+    reads = [(ast_offset(text, starts, lineno, col), name, scope)
+             for lineno, col, name, scope in walker.reads]
     blocks = [(node.lineno, node.end_lineno or node.lineno) for node in ast.walk(tree)
               if isinstance(node, _FUNCTIONS + (ast.ClassDef,))]
     return reads, starts, blocks

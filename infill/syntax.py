@@ -91,6 +91,25 @@ def python_tree(text: str) -> ast.Module | None:
         return None
 
 
+def line_starts(text: str) -> list[int]:
+    """The character offset of each line of ``text``."""
+    starts, at = [], 0
+    for line in text.split("\n"):
+        starts.append(at)
+        at += len(line) + 1
+    return starts
+
+
+def ast_offset(text: str, starts: list[int], lineno: int, col: int) -> int:
+    """The character offset in ``text`` of an ``ast`` position (1-based ``lineno``,
+    ``col`` in UTF-8 bytes), given ``line_starts(text)``."""
+    start = starts[lineno - 1]
+    end = starts[lineno] - 1 if lineno < len(starts) else len(text)
+    line = text[start:end]
+    return start + (col if line.isascii()
+                    else len(line.encode("utf-8")[:col].decode("utf-8", "replace")))
+
+
 def _empty_bodies(tree, language: str) -> int:
     kind = _BODIES.get(language)
     if kind is None:

@@ -139,12 +139,19 @@ def test_real_fills_from_the_tiny_model_never_write_a_worse_parse(tmp_path, tiny
     assert (code == 1) == ("marker kept" in err)
 
 
-def test_hook_keeps_the_marker_of_a_refused_fill(git_env):
+def staged_repo(git_env, files: dict[str, str]):
+    """A new repository under ``git_env`` with ``files`` written and staged."""
     repo = git_env / "repo"
     repo.mkdir()
     subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
-    (repo / "a.py").write_text("def add(a, b):\n    return __FILL__\nx = __FILL__\n")
-    subprocess.run(["git", "add", "a.py"], cwd=repo, check=True)
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    subprocess.run(["git", "add", *files], cwd=repo, check=True)
+    return repo
+
+
+def test_hook_keeps_the_marker_of_a_refused_fill(git_env):
+    repo = staged_repo(git_env, {"a.py": "def add(a, b):\n    return __FILL__\nx = __FILL__\n"})
 
     class Hook(CraftedFiller):
         pass
@@ -215,11 +222,7 @@ def test_fill_writes_a_fill_with_a_caution_and_says_so(tmp_path, monkeypatch, ca
 
 
 def test_hook_writes_a_fill_with_a_caution_and_says_so(git_env):
-    repo = git_env / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
-    (repo / "a.py").write_text("def add(a, b):\n    return __FILL__\n")
-    subprocess.run(["git", "add", "a.py"], cwd=repo, check=True)
+    repo = staged_repo(git_env, {"a.py": "def add(a, b):\n    return __FILL__\n"})
     lines: list[str] = []
     code = run_hook(filler_factory=lambda: CraftedFiller("a + total"), repo_dir=repo,
                     out=lines.append, environ={})
@@ -232,13 +235,8 @@ def test_hook_writes_a_fill_with_a_caution_and_says_so(git_env):
 
 
 def test_hook_does_not_fill_the_marker_definitions_in_pyproject(git_env):
-    repo = git_env / "repo"
-    repo.mkdir()
-    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
     pyproject = '[tool.infill]\nhole = "@@FILL@@"\nregion-open = "BEGIN-INFILL"\n'
-    (repo / "pyproject.toml").write_text(pyproject)
-    (repo / "a.py").write_text("x = @@FILL@@\n")
-    subprocess.run(["git", "add", "."], cwd=repo, check=True)
+    repo = staged_repo(git_env, {"pyproject.toml": pyproject, "a.py": "x = @@FILL@@\n"})
     lines: list[str] = []
     code = run_hook(filler_factory=lambda: CraftedFiller("1"), repo_dir=repo,
                     out=lines.append, environ={})
