@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", metavar="FILE.json", help="write the report as JSON")
     ev.add_argument("--records", metavar="FILE.jsonl", help="write every record's fill and verdicts "
                     "(one JSON line per record and system), to compare two runs record by record")
+    ev.add_argument("--jobs", type=int, default=1, metavar="N",
+                    help="fill and judge the records in N worker processes, each with its own "
+                         "copy of the model and its share of the cores (default 1: this process)")
     _model_flags(ev)
     _sampler_flags(ev)
 

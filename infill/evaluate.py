@@ -20,6 +20,9 @@ model must beat) and the model. Reported per row:
   ``before + prefix + fill + suffix + after`` (``before``/``after``: the file outside the
   window, when a record has them) and then the test run in a subprocess with a time limit in
   a temporary directory. Without it, generated code is never run.
+
+``--jobs N`` fills and judges the records in N worker processes (one model copy each); the
+records and reports are those of one process.
 """
 
 from __future__ import annotations
@@ -153,13 +156,19 @@ def score(name: str, system: str, records: list[dict], outcomes: list[Outcome], 
 
     ``judged``, when given, receives every record's verdicts (``infill eval --records``).
     """
-    report = SetReport(name, system, records=len(records))
-    if not records:
-        return report
     verdicts = [judge(name, system, i, record, out, execute)
                 for i, (record, out) in enumerate(zip(records, outcomes))]
     if judged is not None:
         judged.extend(verdicts)
+    return summarize(name, system, records, outcomes, verdicts)
+
+
+def summarize(name: str, system: str, records: list[dict], outcomes: list[Outcome],
+              verdicts: list[Judged]) -> SetReport:
+    """One row of the report from every record's outcome and verdicts."""
+    report = SetReport(name, system, records=len(records))
+    if not records:
+        return report
     n = len(records)
     valid = [v.parse_valid for v in verdicts if v.parse_valid is not None]
     tested = [v.passed for v in verdicts if v.passed is not None]
@@ -226,25 +235,120 @@ def format_table(reports: list[SetReport]) -> str:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from infill.fill_cmd import load_filler, settings_for
+    from infill.fill_cmd import settings_for
 
     settings = settings_for(args, ".")
     datasets = [(Path(p).stem, read_records(p, args.limit)) for p in args.data]
-    filler = load_filler(settings, args.trust_remote_code)
-    print(f"model: {filler.info.path} ({filler.info.parameters / 1e6:.1f}M parameters, "
-          f"{filler.info.device})", flush=True)
+    jobs = getattr(args, "jobs", 1)
+    if jobs < 1:
+        raise InputError(f"--jobs {jobs}: expected at least 1 worker")
+    sets = (_sets_in_workers(settings, args.trust_remote_code, datasets, args.execute, jobs)
+            if jobs > 1 else _sets_here(settings, args.trust_remote_code, datasets, args.execute))
     reports: list[SetReport] = []
-    judged: list[Judged] | None = [] if args.records else None
-    for name, records in datasets:
-        reports.append(empty_fill_report(records, name, args.execute, judged))
-        reports.append(evaluate_records(filler, records, name, args.execute, settings.seed,
-                                        options=settings.fill, judged=judged))
+    judged: list[Judged] = []
+    for rows, verdicts in sets:
+        reports += rows
+        judged += verdicts
         # Each set's rows as soon as they are known: a long run shows its progress, and an
         # interrupted one keeps what it measured.
-        print("\n".join(format_table(reports[-2:]).splitlines()[2:]), flush=True)
+        print("\n".join(format_table(rows).splitlines()[2:]), flush=True)
         if args.out:
             Path(args.out).write_text(json.dumps([asdict(r) for r in reports], indent=2) + "\n")
         if args.records:
             Path(args.records).write_text("".join(json.dumps(asdict(v)) + "\n" for v in judged))
     print(format_table(reports))
     return 0
+
+
+def _describe(filler) -> str:
+    info = filler.info
+    return f"model: {info.path} ({info.parameters / 1e6:.1f}M parameters, {info.device})"
+
+
+def _sets_here(settings, trust_remote_code: bool, datasets: list[tuple[str, list[dict]]],
+               execute: bool):
+    """Each set's (floor row, model row) and verdicts, filled in this process, in set order."""
+    from infill.fill_cmd import load_filler
+
+    filler = load_filler(settings, trust_remote_code)
+    print(_describe(filler), flush=True)
+    for name, records in datasets:
+        verdicts: list[Judged] = []
+        rows = [empty_fill_report(records, name, execute, verdicts),
+                evaluate_records(filler, records, name, execute, settings.seed,
+                                 options=settings.fill, judged=verdicts)]
+        yield rows, verdicts
+
+
+# ``--jobs N``: records are filled and judged by N worker processes, each with its own copy
+# of the model, in chunks of this many records (small enough to share the work out evenly).
+CHUNK = 4
+_filler = None  # a worker's model
+_failed: Exception | None = None  # or why it could not be loaded: raised by every task
+
+
+def _start_worker(settings, trust_remote_code: bool, threads: int) -> None:
+    global _filler, _failed
+    if not os.environ.get("INFILL_THREADS"):
+        os.environ["INFILL_THREADS"] = str(threads)
+    from infill.fill_cmd import load_filler
+
+    try:
+        _filler = load_filler(settings, trust_remote_code)
+    except Exception as exc:  # the parent shows it as a one-line error, like a serial run
+        _failed = exc
+
+
+def _worker_filler():
+    if _failed is not None:
+        raise _failed
+    return _filler
+
+
+def _worker_describe() -> str:
+    return _describe(_worker_filler())
+
+
+def _work(name: str, system: str, start: int, records: list[dict], execute: bool, seed: int,
+          options: FillOptions | None) -> list[tuple[Outcome, Judged]]:
+    """Fill (the model's row; the floor's fills are empty) and judge a chunk of one set's
+    records, the first being record ``start`` of the set."""
+    done = []
+    for i, record in enumerate(records, start):
+        out = (fill_with_model(_worker_filler(), record, seed, options) if system == "model"
+               else Outcome("", record.get("language")))
+        done.append((out, judge(name, system, i, record, out, execute)))
+    return done
+
+
+def _sets_in_workers(settings, trust_remote_code: bool, datasets: list[tuple[str, list[dict]]],
+                     execute: bool, jobs: int):
+    """``_sets_here``'s rows and verdicts, the records shared out over ``jobs`` processes
+    (threads: the cores shared out, unless ``INFILL_THREADS`` says). Every record is filled
+    with its own seed, as in one process, so the fills are the same."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_worker,
+                               initargs=(settings, trust_remote_code, threads))
+    try:
+        described = pool.submit(_worker_describe)  # first: the model line comes before the rows
+        chunks = []  # per set, per system: the futures of its chunks, in record order
+        for name, records in datasets:
+            chunks.append({system: [pool.submit(_work, name, system, i, records[i:i + CHUNK],
+                                                execute, settings.seed, settings.fill)
+                                    for i in range(0, len(records), CHUNK)]
+                           for system in ("empty fill", "model")})
+        print(described.result(), flush=True)
+        for (name, records), futures in zip(datasets, chunks):
+            rows, verdicts = [], []
+            for system in ("empty fill", "model"):
+                done = [pair for future in futures[system] for pair in future.result()]
+                outcomes = [out for out, _ in done]
+                verdicts += [v for _, v in done]
+                rows.append(summarize(name, system, records, outcomes, [v for _, v in done]))
+            yield rows, verdicts
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

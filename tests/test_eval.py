@@ -140,6 +140,54 @@ def test_records_file_pairs_two_runs_record_by_record(tmp_path, tiny_model_dir):
     assert abs(compare.sign_test(3, 5) - compare.sign_test(5, 3)) < 1e-12 and compare.sign_test(4, 4) == 1.0
 
 
+def test_jobs_share_the_records_out_and_fill_them_as_one_process_does(tmp_path, tiny_model_dir,
+                                                                      monkeypatch, capsys):
+    monkeypatch.setattr(evaluate, "CHUNK", 2)  # several chunks per set, from both workers
+    monkeypatch.setenv("INFILL_THREADS", "1")  # the same arithmetic in every process
+    lines = ["def add(a, b):\n    return ", "x = 1\ny = ", "for i in range(3):\n    print(", "z = [",
+             "name = ", "value = 2 * "]
+    single = write_records(tmp_path / "single.jsonl", [
+        {"id": f"s:{i}", "prefix": p, "suffix": "\n", "middle": "x", "language": "python"}
+        for i, p in enumerate(lines)])
+    tested = write_records(tmp_path / "tested.jsonl", [
+        {"id": "t:0", "prefix": "x = 1\n", "suffix": "y = 2\n", "middle": "z = 3\n",
+         "language": "python", "test": "assert y == 2"},
+        {"id": "t:1", "prefix": "def f():\n    return ", "suffix": "\n", "middle": "1",
+         "language": "python", "test": "assert f() == 1"},
+        {"id": "t:2", "prefix": "a = ", "suffix": "\n", "middle": "4", "language": "python",
+         "test": "assert a == 4"}])
+    runs = {}
+    for jobs in (1, 2):
+        rows, report = tmp_path / f"rows{jobs}.jsonl", tmp_path / f"report{jobs}.json"
+        assert main(["eval", str(single), str(tested), "--execute", "--jobs", str(jobs),
+                     "--model", str(tiny_model_dir), "--records", str(rows), "--out", str(report)]) == 0
+        printed = capsys.readouterr().out
+        assert printed.startswith("model: ") and "| tested | model | 3 |" in printed
+        judged = [json.loads(line) for line in rows.read_text().splitlines()]
+        reports = json.loads(report.read_text())
+        runs[jobs] = ([{k: v for k, v in r.items() if k != "elapsed_ms"} for r in judged],
+                      [{k: v for k, v in r.items() if not k.startswith("latency")} for r in reports])
+    assert runs[2] == runs[1]
+    judged, reports = runs[2]
+    assert [(r["set"], r["system"], r["index"]) for r in judged] == [
+        ("single", system, i) for system in ("empty fill", "model") for i in range(6)] + [
+        ("tested", system, i) for system in ("empty fill", "model") for i in range(3)]
+    assert [r["passed"] for r in judged if r["set"] == "tested" and r["system"] == "empty fill"] == [
+        True, False, False]  # the floor's tests ran in the workers
+    assert [(r["name"], r["system"], r["records"]) for r in reports] == [
+        ("single", "empty fill", 6), ("single", "model", 6), ("tested", "empty fill", 3),
+        ("tested", "model", 3)]
+
+
+def test_jobs_report_a_model_that_does_not_load_in_one_line(tmp_path, capsys):
+    data = write_records(tmp_path / "d.jsonl", [{"prefix": "x = ", "suffix": "\n", "middle": "1"}])
+    assert main(["eval", str(data), "--jobs", "2", "--model", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nowhere" in err
+    assert main(["eval", str(data), "--jobs", "0"]) == 2
+    assert "--jobs 0" in capsys.readouterr().err
+
+
 def test_generated_code_runs_only_in_a_time_limited_subprocess(monkeypatch):
     assert evaluate.run_test("x = 1", "assert x == 1")
     assert not evaluate.run_test("x = 1", "assert x == 2")
