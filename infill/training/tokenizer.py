@@ -25,10 +25,12 @@ SPECIAL_TOKENS = ("<mask>", "<null>", "<bos>", "<eos>", "<pad>") + tuple(f"<lang
 EXTENSIONS = {ext: LANGUAGE_OF[ext] for ext in (
     ".py", ".js", ".mjs", ".ts", ".tsx", ".c", ".h", ".cc", ".cpp", ".hpp", ".rs", ".go", ".md",
     ".rst")}
-# null_threshold 0.3: the house models' fills are then about as long as the truth (tuned on
-# records 300+ of the python sets, never the reported ones; models/house/MODEL_CARD.md)
-DEFAULT_SAMPLER = {"strategy": "confidence", "temperature": 0.0, "threshold": 0.9,
-                   "null_threshold": 0.3, "hole_budget": 48, "line_budget": 24}
+# What a newly trained checkpoint recommends: the settings the house model ships with
+# (models/house/infill_config.json, chosen on the development sets; MODEL_CARD.md), so that a
+# new model is filled and evaluated as the one it may replace.
+DEFAULT_SAMPLER = {"strategy": "threshold", "temperature": 0.0, "threshold": 0.9,
+                   "null_threshold": 0.3, "hole_budget": 48, "line_budget": 24,
+                   "cache_refresh": 4, "retries": 3, "copies": 8}
 
 
 def train_tokenizer(texts: Iterable[str], vocab_size: int = 16384, out_dir: str | Path | None = None):
