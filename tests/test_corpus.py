@@ -29,8 +29,8 @@ SOURCES = [f"site-packages:{FIXTURE / 'site-packages'}", f"npm:{FIXTURE / 'node_
            f"cargo:{FIXTURE / 'cargo'}"]
 
 
-def _build(out: Path, sources: list[str] = SOURCES, config: CorpusConfig = CorpusConfig()):
-    build_corpus(sources, out, config, log=lambda *_: None)
+def _build(out: Path, sources: list[str] = SOURCES, config: CorpusConfig = CorpusConfig(), jobs: int = 1):
+    build_corpus(sources, out, config, log=lambda *_: None, jobs=jobs)
     manifest = [json.loads(line) for line in open(out / "manifest.jsonl")]
     dropped = [json.loads(line) for line in open(out / "dropped.jsonl")]
     return manifest, dropped
@@ -152,6 +152,14 @@ def test_split_depends_on_content_only(tmp_path):
     assert "heldout" in split_a.values() and "train" in split_a.values()
     again, _ = _build(tmp_path / "out-a2", [f"site-packages:{tmp_path / 'a'}"])
     assert again == first
+
+
+def test_files_screened_in_several_processes_give_the_same_corpus(built, tmp_path):
+    out, manifest, dropped = built
+    again, dropped_again = _build(tmp_path / "jobs", jobs=2)
+    assert again == manifest and dropped_again == dropped
+    assert _read_shards(tmp_path / "jobs") == _read_shards(out)
+    assert {row["reason"] for row in dropped} >= {"licence-not-permissive", "generated", "too-small"}
 
 
 def test_shards_readable_and_match_manifest(built):

@@ -21,9 +21,13 @@ Plain Python + NumPy only, so a corpus can be built where torch is absent.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import hashlib
 import json
 import lzma
+import multiprocessing
+import os
 import re
 import sys
 import time
@@ -59,7 +63,9 @@ class CorpusConfig:
     lsh_bands: int = 16
     max_bytes_per_language: int = 60_000_000
     heldout_percent: int = 2
-    xz_preset: int = 3
+    # The corpus stays on the machine that trains (data/ is exported at preset 9): preset 1
+    # compresses 4.4x faster than 3 for 16% more bytes (54 MB of Python: 1.5 s vs 6.6 s).
+    xz_preset: int = 1
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ _GENERATED = re.compile(
 _HEADER_LINES = 12
 _NUMBER = re.compile(r"\b(?:0[xX][0-9a-fA-F]+|\d+(?:\.\d+)?)\b")
 _WORD = re.compile(r"\w+")
-_PLAIN = re.compile(r"[\w\s]")
+_NOT_PLAIN = re.compile(r"[^\w\s]+")  # runs of characters neither word nor space
 _TESTDATA_DIRS = {"testdata", "test-data", "test_data", "__snapshots__", "__fixtures__"}
 _LOCKFILES = {"package-lock.json", "yarn.lock", "pnpm-lock.yaml", "Cargo.lock", "go.sum", "poetry.lock"}
 
@@ -135,7 +141,7 @@ def check_quality(path: str, text: str, config: CorpusConfig) -> str | None:
         return "long-lines"
     if _GENERATED.search("\n".join(lines[:_HEADER_LINES])):
         return "generated"
-    if len(_PLAIN.findall(text)) / len(text) < config.min_alnum_fraction:
+    if len(_NOT_PLAIN.sub("", text)) / len(text) < config.min_alnum_fraction:
         return "low-alnum"
     words = _WORD.findall(text)
     if words and len(_NUMBER.findall(text)) / len(words) > config.max_number_fraction:
@@ -234,29 +240,45 @@ def _drop_row(c: Candidate, reason: str, **extra) -> dict:
             "reason": reason, **extra}
 
 
-def screen(candidates: Iterable[Candidate], config: CorpusConfig, dropped: list[dict]) -> list[Kept]:
-    """Licence, quality and exact-duplicate filters; survivors sorted by content hash."""
+def judge_file(cand: Candidate, config: CorpusConfig) -> tuple[str, str | None, str, int]:
+    """One file's licence, why it is dropped (None: kept), and its content hash and size."""
+    name, ok = licences.judge(cand.licence)
+    if not ok:
+        return name, "licence-unknown" if name == "unknown" else "licence-not-permissive", "", 0
+    text = read_text(cand)
+    reason = "binary-or-encoding" if text is None else check_quality(cand.path, text, config)
+    if reason:
+        return name, reason, "", 0
+    return name, None, content_sha256(text), len(text.encode("utf-8"))
+
+
+def screen(candidates: Iterable[Candidate], config: CorpusConfig, dropped: list[dict],
+           jobs: int = 1) -> list[Kept]:
+    """Licence, quality and exact-duplicate filters; survivors sorted by content hash. With
+    ``jobs`` > 1 the files are read and judged in that many processes, in candidate order,
+    so the result is the same."""
     by_sha: dict[str, Kept] = {}
-    for cand in candidates:
-        name, ok = licences.judge(cand.licence)
-        if not ok:
-            reason = "licence-unknown" if name == "unknown" else "licence-not-permissive"
-            dropped.append(_drop_row(cand, reason))
-            continue
-        text = read_text(cand)
-        reason = "binary-or-encoding" if text is None else check_quality(cand.path, text, config)
-        if reason:
-            dropped.append(_drop_row(cand, reason))
-            continue
-        item = Kept(cand, name, content_sha256(text), len(text.encode("utf-8")))
-        previous = by_sha.get(item.sha256)
-        # Of identical copies keep the one with the smallest path, whatever the walk order.
-        if previous is not None and previous.candidate.path <= cand.path:
-            dropped.append(_drop_row(cand, "exact-duplicate", of=item.sha256[:16]))
-            continue
-        if previous is not None:
-            dropped.append(_drop_row(previous.candidate, "exact-duplicate", of=item.sha256[:16]))
-        by_sha[item.sha256] = item
+    judge = functools.partial(judge_file, config=config)
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(jobs))
+            listed = list(candidates)  # the texts of shard rows too: under 200 MB per build
+            pairs = zip(listed, pool.imap(judge, listed, chunksize=64))
+        else:
+            pairs = ((cand, judge(cand)) for cand in candidates)
+        for cand, (name, reason, sha256, nbytes) in pairs:
+            if reason:
+                dropped.append(_drop_row(cand, reason))
+                continue
+            item = Kept(cand, name, sha256, nbytes)
+            previous = by_sha.get(item.sha256)
+            # Of identical copies keep the one with the smallest path, whatever the walk order.
+            if previous is not None and previous.candidate.path <= cand.path:
+                dropped.append(_drop_row(cand, "exact-duplicate", of=item.sha256[:16]))
+                continue
+            if previous is not None:
+                dropped.append(_drop_row(previous.candidate, "exact-duplicate", of=item.sha256[:16]))
+            by_sha[item.sha256] = item
     return sorted(by_sha.values(), key=lambda k: k.sha256)
 
 
@@ -362,11 +384,12 @@ def export_data(corpus: Path, data: Path, max_bytes_per_language: int, preset: i
             "compressed_bytes": sum(p.stat().st_size for p in data.rglob("*.xz"))}
 
 
-def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print) -> dict:
-    """The whole pipeline; ``sources`` are ``KIND:PATH`` strings (see ``corpus_sources``)."""
+def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print, jobs: int = 1) -> dict:
+    """The whole pipeline; ``sources`` are ``KIND:PATH`` strings (see ``corpus_sources``);
+    files are screened in ``jobs`` processes."""
     started = time.monotonic()
     dropped: list[dict] = []
-    kept = screen(iter_sources([parse_source(s) for s in sources]), config, dropped)
+    kept = screen(iter_sources([parse_source(s) for s in sources]), config, dropped, jobs)
     log(f"screened: {len(kept)} files kept, {len(dropped)} dropped ({time.monotonic() - started:.0f}s)")
     chosen = select(kept, config, dropped)
     log(f"selected: {len(chosen)} files ({time.monotonic() - started:.0f}s)")
@@ -382,6 +405,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="stdlib:, site-packages:[DIR], npm:DIR, cargo:DIR, gocode:DIR, shards:DIR "
                              "(default: stdlib: and site-packages:)")
     parser.add_argument("--max-bytes-per-language", type=int, default=CorpusConfig.max_bytes_per_language)
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="processes that read and screen the files (default 0: one per core)")
     parser.add_argument("--export-data", type=Path, metavar="DIR",
                         help="also write the shards that travel with the project (data/)")
     parser.add_argument("--export-max-bytes-per-language", type=int, default=16_000_000)
@@ -395,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sources = args.source or ["stdlib:", "site-packages:"]
     config = replace(CorpusConfig(), max_bytes_per_language=args.max_bytes_per_language)
-    stats = build_corpus(sources, args.out, config)
+    stats = build_corpus(sources, args.out, config, jobs=args.jobs or os.cpu_count() or 1)
     for language, counts in stats["languages"].items():
         print(f"{language:12s} train {counts['train']['files']:6d} files {counts['train']['bytes']:>11,d} B"
               f"   heldout {counts['heldout']['files']:5d} files {counts['heldout']['bytes']:>10,d} B")
