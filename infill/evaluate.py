@@ -346,9 +346,9 @@ def _sets_in_workers(settings, trust_remote_code: bool, datasets: list[tuple[str
             rows, verdicts = [], []
             for system in ("empty fill", "model"):
                 done = [pair for future in futures[system] for pair in future.result()]
-                outcomes = [out for out, _ in done]
-                verdicts += [v for _, v in done]
-                rows.append(summarize(name, system, records, outcomes, [v for _, v in done]))
+                judged = [v for _, v in done]
+                rows.append(summarize(name, system, records, [out for out, _ in done], judged))
+                verdicts += judged
             yield rows, verdicts
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
