@@ -170,6 +170,4 @@ def _counts_as_a_line(line: str) -> bool:
 def count(text: str, ranges: Sequence[tuple[int, int]], language: str) -> int:
     """How many faults the fills at ``ranges`` of ``text`` have: blocks they cut off, runs
     they stutter and lines they repeat (the engine's ``Candidate.lint``)."""
-    return (unreachable_count(text, ranges, language)
-            + sum(stutters(text[start:end]) + len(repeated_lines(text, start, end))
-                  for start, end in ranges))
+    return sum(map(len, findings(text, ranges, language)))
