@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
+import math
 from dataclasses import replace
 
 import pytest
@@ -209,3 +210,80 @@ def test_heldout_loss_script_reproduces_the_trainers_heldout_loss(run):
     (losses,) = got.values()
     assert abs(losses["loss"] - logged) < 0.05  # the checkpoint is stored in bf16: a rounding apart
     assert losses["loss"] == pytest.approx(losses["masked_ce"] + losses["replaced_ce"], rel=1e-4)
+
+
+def poisoned_loss(monkeypatch, bad_calls):
+    """Make ``loss_on_batch`` return a NaN loss on the training calls numbered in ``bad_calls``."""
+    import infill.training.trainer as trainer
+
+    real, calls = trainer.loss_on_batch, {"n": 0}
+
+    def loss_on_batch(*args, **kwargs):
+        out = real(*args, **kwargs)
+        if kwargs.get("t", args[8] if len(args) > 8 else None) is None:  # training, not held-out, batches
+            calls["n"] += 1
+            if calls["n"] in bad_calls:
+                return replace(out, loss=out.loss * float("nan"))
+        return out
+
+    monkeypatch.setattr(trainer, "loss_on_batch", loss_on_batch)
+
+
+def all_finite(checkpoint) -> bool:
+    from transformers import AutoModelForMaskedLM
+
+    model = AutoModelForMaskedLM.from_pretrained(str(checkpoint), dtype=torch.float32)
+    return all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_nan_loss_skips_the_step_and_leaves_the_weights_finite(run, tmp_path, monkeypatch):
+    poisoned_loss(monkeypatch, {3, 4})
+    config = replace(run, out=str(tmp_path / "nan"), max_steps=6, eval_every=100)
+    ckpt = train(config)
+    log = read_log(config)
+    skipped = [r for r in log if r.get("event") == "nonfinite"]
+    assert [r["step"] for r in skipped] == [2, 2] and skipped[0]["grad_norm"] == "nan"
+    assert log[-1]["event"] == "end" and log[-1]["step"] == 6 and log[-1]["skipped"] == 2
+    assert [r["step"] for r in log if "loss" in r and "event" not in r] == [1, 2, 3, 4, 5, 6]
+    assert all_finite(ckpt) and math.isfinite(log[-1]["heldout_loss"])
+
+
+def test_a_run_that_keeps_diverging_stops_with_its_last_finite_weights(run, tmp_path, monkeypatch):
+    from infill.training.trainer import MAX_NONFINITE_IN_A_ROW
+
+    poisoned_loss(monkeypatch, set(range(4, 1000)))
+    config = replace(run, out=str(tmp_path / "diverged"), max_steps=500, eval_every=1000)
+    ckpt = train(config)
+    log = read_log(config)
+    assert log[-1]["event"] == "diverged" and log[-1]["step"] == 3
+    assert log[-1]["skipped"] == MAX_NONFINITE_IN_A_ROW
+    assert all_finite(ckpt)
+    assert json.load(open(ckpt / "infill_config.json"))["training"]["steps"] == 3
+
+
+def test_a_failing_torch_compile_falls_back_to_eager(run, tmp_path, monkeypatch):
+    """No C compiler or Triton on the training machine: the run logs it and trains uncompiled."""
+    def broken_compile(module, *args, **kwargs):
+        def call(*a, **k):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    config = replace(run, out=str(tmp_path / "nocompile"), compile="on", max_steps=4, eval_every=2)
+    train(config)
+    log = read_log(config)
+    failed = [r for r in log if r.get("event") == "compile_failed"]
+    assert [(r["kind"], r["step"]) for r in failed] == [("train", 0)]
+    assert "No working C++ compiler" in failed[0]["error"]
+    assert log[-1]["event"] == "end" and log[-1]["step"] == 4 and math.isfinite(log[-1]["heldout_loss"])
+
+
+def test_errors_without_compile_are_not_swallowed(run, tmp_path, monkeypatch):
+    import infill.training.trainer as trainer
+
+    def broken(*args, **kwargs):
+        raise ValueError("a real bug")
+
+    monkeypatch.setattr(trainer, "loss_on_batch", broken)
+    with pytest.raises(ValueError, match="a real bug"):
+        train(replace(run, out=str(tmp_path / "bug"), compile="off", max_steps=2))

@@ -28,6 +28,9 @@ from infill.training.state import has_state, load_state, save_state, swap_in
 from infill.training.steps import evaluate, heldout_batches, loss_on_batch, resolve_device, use_bf16
 
 H100_BF16_FLOPS = 989e12
+#: A run stops (and saves its last finite weights) after this many steps in a row whose
+#: gradient is not finite; fewer are skipped and logged as ``nonfinite`` rows.
+MAX_NONFINITE_IN_A_ROW = 20
 
 
 @dataclass(frozen=True)
@@ -254,10 +257,32 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     elapsed_before = elapsed  # wall-clock seconds of earlier sessions (evals and saves included)
     tokens_at_log, selected_at_log = tokens, 0
     stop = StopFlag()
-    while progress(config, step, tokens, elapsed) < 1.0 and not stop.raised:
-        lr = learning_rate(config, step, progress(config, step, tokens, elapsed))
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+    first_call = {"train", "eval"}  # torch.compile compiles at each kind's first call
+
+    def compiled(kind: str, run):
+        """``run()``; if torch.compile fails on the first call of its ``kind`` (no C compiler, no
+        Triton, an unsupported op), log it and run it again without compiling, for the rest of
+        the run: a one-shot accelerator session still trains."""
+        nonlocal encoder, compile_on
+        first = kind in first_call
+        first_call.discard(kind)
+        try:
+            return run()
+        except Exception as error:
+            if not (compile_on and first):
+                raise
+            message = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}"
+            print(f"torch.compile failed at the first {kind} call ({message}); continuing without it", flush=True)
+            log.write(json.dumps({"event": "compile_failed", "step": step, "kind": kind, "error": message}) + "\n")
+            log.flush()
+            encoder, compile_on = model.model, False
+            optimizer.zero_grad(set_to_none=True)
+            model.train()  # evaluate() switches to eval mode itself
+            return run()
+
+    def forward_backward():
+        """One optimizer step's batches through the model; their gradients accumulate."""
+        nonlocal rows_done, tokens, selected_at_log
         for _ in range(config.grad_accum):
             batch = next(batches)
             rows_done = max(rows_done, int(batch["rows"].max()) + 1)
@@ -266,11 +291,41 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             (out_loss.loss / config.grad_accum).backward()
             tokens += int(batch["attention_mask"].sum())
             selected_at_log += out_loss.n_masked + out_loss.n_checked
+        return out_loss
+
+    def heldout_loss() -> dict:
+        return compiled("eval", lambda: evaluate(model, encoder, eval_set, ids, vocab_size, config, device, autocast))
+
+    skipped = nonfinite_in_row = 0
+    diverged = False
+    while progress(config, step, tokens, elapsed) < 1.0 and not stop.raised:
+        lr = learning_rate(config, step, progress(config, step, tokens, elapsed))
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        out_loss = compiled("train", forward_backward)
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        elapsed = elapsed_before + time.time() - loop_start
+        if not math.isfinite(float(grad_norm)):
+            # An inf or NaN loss or gradient: the step is not taken, so the weights and AdamW's
+            # moments stay finite and every later save is still a usable model.
+            optimizer.zero_grad(set_to_none=True)
+            skipped += 1
+            nonfinite_in_row += 1
+            row = {"event": "nonfinite", "step": step, "tokens": tokens, "loss": str(float(out_loss.loss.detach())),
+                   "grad_norm": str(float(grad_norm)), "skipped": skipped}  # "nan", "inf": not JSON numbers
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(json.dumps(row), flush=True)
+            if nonfinite_in_row >= MAX_NONFINITE_IN_A_ROW:
+                diverged = True
+                print(f"{nonfinite_in_row} steps in a row had an inf or NaN gradient: stopping with the "
+                      f"weights of step {step} (lower --lr or try --bf16 off)", flush=True)
+                break
+            continue
+        nonfinite_in_row = 0
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        elapsed = elapsed_before + time.time() - loop_start
 
         if step % config.log_every == 0 or step == 1:
             now = time.time()
@@ -289,7 +344,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             print(json.dumps(row), flush=True)
             last_log, tokens_at_log, selected_at_log = now, tokens, 0
         if step % config.eval_every == 0:
-            heldout = evaluate(model, encoder, eval_set, ids, vocab_size, config, device, autocast)
+            heldout = heldout_loss()
             row = {"step": step, "tokens": tokens, "elapsed": round(elapsed, 1),
                    **{f"heldout_{k}": round(v, 4) for k, v in heldout.items()}}
             log.write(json.dumps(row) + "\n")
@@ -300,9 +355,10 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             last_save = time.time()
 
     stop.restore()
-    heldout = evaluate(model, encoder, eval_set, ids, vocab_size, config, device, autocast)
+    heldout = heldout_loss()
     save(heldout)
-    row = {"event": "end" if not stop.raised else "stopped", "step": step, "tokens": tokens, "elapsed": round(elapsed, 1),
+    event = "stopped" if stop.raised else "diverged" if diverged else "end"
+    row = {"event": event, "step": step, "tokens": tokens, "elapsed": round(elapsed, 1), "skipped": skipped,
            **{f"heldout_{k}": round(v, 4) for k, v in heldout.items()}}
     log.write(json.dumps(row) + "\n")
     log.close()
