@@ -17,8 +17,10 @@
 # On a fresh machine, continue from an unpacked bundle with INIT=DIR (weights only).
 #
 # The corpus is built on the machine: its own Python files (stdlib, site-packages) plus the
-# licence-checked shards of every other language carried in data/. The tokenizer is the
-# committed one in data/tokenizer, so every house model shares token ids.
+# licence-checked shards of every other language carried in data/. That machine's versions
+# of the held-out files differ from ours, so besides the near-duplicate check the build
+# drops training files that copy a hole of evalsets/ verbatim (--exclude-overlap). The
+# tokenizer is the committed one in data/tokenizer, so every house model shares token ids.
 #
 # Environment (defaults in brackets):
 #   OUT [runs/h200/out]   the bundle folder (the device tool's $OUT)
@@ -51,7 +53,7 @@ if [ ! -f "$RUN/corpus/stats.json" ]; then
   src=()
   for s in $SOURCES; do src+=(--source "$s"); done
   "$PY" -m infill.training.corpus --out "$RUN/corpus" "${src[@]}" \
-      --max-bytes-per-language "$MAX_LANGUAGE_BYTES" 2>&1 | tee "$RUN/corpus.out"
+      --max-bytes-per-language "$MAX_LANGUAGE_BYTES" --exclude-overlap evalsets 2>&1 | tee "$RUN/corpus.out"
 fi
 
 # Minutes of training left: the deadline less what has been spent, less a margin for

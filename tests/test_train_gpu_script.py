@@ -70,6 +70,8 @@ def test_script_trains_to_its_deadline_and_leaves_a_loadable_bundle(shard_source
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert log[-1]["event"] == "end" and log[-1]["step"] > 0
     assert (run / "state" / "state.json").exists()  # the full state stays on the machine
+    overlap = json.loads((run / "corpus" / "stats.json").read_text())["eval_overlap"]
+    assert overlap["sets"] == ["evalsets"] and overlap["records"] > 5000  # evalsets/ and dev/
 
     from infill.training.bundle import unpack_bundle
 

@@ -6,7 +6,9 @@ Pipeline (docs/CONTRACTS.md, "Corpus layout"):
 2. ``screen`` drops unknown or non-permissive licences, minified/generated/data-like files
    and exact duplicates.
 3. ``select`` walks each language in content-hash order, drops near-duplicates (MinHash over
-   5-gram word shingles, LSH) and stops at a byte cap so Python does not swamp the rest.
+   5-gram word shingles, LSH) and, given evaluation sets, training files that repeat one of
+   their holes verbatim (``overlap.py``), and stops at a byte cap so Python does not swamp
+   the rest.
 4. ``write_corpus`` writes manifest, dropped list, xz shards and stats.
 
 Held-out files are chosen by content hash, so the same text lands on the same side on any
@@ -41,6 +43,7 @@ import numpy as np
 
 from infill.training import licences
 from infill.training.corpus_sources import Candidate, iter_sources, parse_source
+from infill.training.overlap import EvalProbes, copies_to_drop
 
 # Uncompressed bytes written to a shard before the next one is started (contract: ~8 MiB).
 SHARD_BYTES = 8 * 1024 * 1024
@@ -282,10 +285,14 @@ def screen(candidates: Iterable[Candidate], config: CorpusConfig, dropped: list[
     return sorted(by_sha.values(), key=lambda k: k.sha256)
 
 
-def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict]) -> list[tuple[Kept, str]]:
-    """Near-duplicate removal and the per-language training cap, in content-hash order."""
+def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: EvalProbes | None = None,
+           overlap_counts: dict | None = None) -> list[tuple[Kept, str]]:
+    """Near-duplicate removal and the per-language training cap, in content-hash order; with
+    ``probes``, training files that copy an evaluation hole are dropped too (``copies_to_drop``,
+    whose counts go into ``overlap_counts``)."""
     hasher = MinHasher(config.minhash_perms)
     chosen: list[tuple[Kept, str]] = []
+    overlaps: dict[str, list[str]] = {}  # training file's sha256 -> evaluation records it repeats
     by_language: dict[str, list[Kept]] = defaultdict(list)
     for item in kept:
         by_language[item.candidate.language].append(item)
@@ -299,15 +306,27 @@ def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict]) -> list[
             if split == "train" and train_bytes + item.nbytes > config.max_bytes_per_language:
                 dropped.append(_drop_row(item.candidate, "over-language-cap"))
                 continue
-            sig = hasher.signature(read_text(item.candidate) or "")
+            text = read_text(item.candidate) or ""
+            sig = hasher.signature(text)
             twin = index.find(sig)
             if twin is not None:
                 dropped.append(_drop_row(item.candidate, "near-duplicate", of=twin))
                 continue
+            if probes is not None and split == "train" and (found := probes.find(text, language)):
+                overlaps[item.sha256] = found
             index.add(item.sha256[:16], sig)
             chosen.append((item, split))
             if split == "train":
                 train_bytes += item.nbytes
+    if probes is not None:
+        # Decided after the walk, when it is known in how many files each hole recurs; the
+        # dropped files' bytes are not refilled (a language ends that much under its cap).
+        drop, counts = copies_to_drop(overlaps)
+        dropped.extend(_drop_row(item.candidate, "eval-overlap", of=drop[item.sha256])
+                       for item, _ in chosen if item.sha256 in drop)
+        chosen = [pair for pair in chosen if pair[0].sha256 not in drop]
+        if overlap_counts is not None:
+            overlap_counts.update(counts)
     return sorted(chosen, key=lambda pair: pair[0].sha256)
 
 
@@ -384,16 +403,24 @@ def export_data(corpus: Path, data: Path, max_bytes_per_language: int, preset: i
             "compressed_bytes": sum(p.stat().st_size for p in data.rglob("*.xz"))}
 
 
-def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print, jobs: int = 1) -> dict:
+def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print, jobs: int = 1,
+                 exclude_overlap: list[str] | None = None) -> dict:
     """The whole pipeline; ``sources`` are ``KIND:PATH`` strings (see ``corpus_sources``);
-    files are screened in ``jobs`` processes."""
+    files are screened in ``jobs`` processes. ``exclude_overlap``: evaluation sets (files or
+    folders of ``.jsonl``) whose holes no training file may repeat (``overlap.py``)."""
     started = time.monotonic()
+    probes = EvalProbes.from_paths(exclude_overlap) if exclude_overlap else None
     dropped: list[dict] = []
     kept = screen(iter_sources([parse_source(s) for s in sources]), config, dropped, jobs)
     log(f"screened: {len(kept)} files kept, {len(dropped)} dropped ({time.monotonic() - started:.0f}s)")
-    chosen = select(kept, config, dropped)
+    overlap_counts: dict = {}
+    chosen = select(kept, config, dropped, probes, overlap_counts)
     log(f"selected: {len(chosen)} files ({time.monotonic() - started:.0f}s)")
     stats = write_corpus(out, chosen, dropped, config, sources)
+    if probes is not None:
+        stats["eval_overlap"] = {"sets": [str(p) for p in exclude_overlap], "records": probes.records,
+                                 "probes": probes.probes, **overlap_counts}
+        (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     log(f"written to {out} ({time.monotonic() - started:.0f}s)")
     return stats
 
@@ -407,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-bytes-per-language", type=int, default=CorpusConfig.max_bytes_per_language)
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="processes that read and screen the files (default 0: one per core)")
+    parser.add_argument("--exclude-overlap", action="append", metavar="PATH",
+                        help="evaluation sets (.jsonl, or a folder of them): drop training files that "
+                             "repeat one of their holes verbatim (repeatable)")
     parser.add_argument("--export-data", type=Path, metavar="DIR",
                         help="also write the shards that travel with the project (data/)")
     parser.add_argument("--export-max-bytes-per-language", type=int, default=16_000_000)
@@ -420,7 +450,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sources = args.source or ["stdlib:", "site-packages:"]
     config = replace(CorpusConfig(), max_bytes_per_language=args.max_bytes_per_language)
-    stats = build_corpus(sources, args.out, config, jobs=args.jobs or os.cpu_count() or 1)
+    try:
+        stats = build_corpus(sources, args.out, config, jobs=args.jobs or os.cpu_count() or 1,
+                             exclude_overlap=args.exclude_overlap)
+    except (OSError, ValueError) as error:
+        print(f"infill train corpus: {error}", file=sys.stderr)
+        return 2
     for language, counts in stats["languages"].items():
         print(f"{language:12s} train {counts['train']['files']:6d} files {counts['train']['bytes']:>11,d} B"
               f"   heldout {counts['heldout']['files']:5d} files {counts['heldout']['bytes']:>10,d} B")
