@@ -257,28 +257,24 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     elapsed_before = elapsed  # wall-clock seconds of earlier sessions (evals and saves included)
     tokens_at_log, selected_at_log = tokens, 0
     stop = StopFlag()
-    first_call = {"train", "eval"}  # torch.compile compiles at each kind's first call
 
-    def compiled(kind: str, run):
-        """``run()``; if torch.compile fails on the first call of its ``kind`` (no C compiler, no
-        Triton, an unsupported op), log it and run it again without compiling, for the rest of
-        the run: a one-shot accelerator session still trains."""
+    def first_step_or_eager():
+        """The first step; if torch.compile fails at it (no C compiler, no Triton, an operation
+        it cannot trace), log that and take it again uncompiled, as the rest of the run: a
+        one-shot accelerator session still trains."""
         nonlocal encoder, compile_on
-        first = kind in first_call
-        first_call.discard(kind)
         try:
-            return run()
+            return forward_backward()
         except Exception as error:
-            if not (compile_on and first):
+            if not compile_on:
                 raise
             message = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}"
-            print(f"torch.compile failed at the first {kind} call ({message}); continuing without it", flush=True)
-            log.write(json.dumps({"event": "compile_failed", "step": step, "kind": kind, "error": message}) + "\n")
+            print(f"torch.compile failed at the first step ({message}); continuing without it", flush=True)
+            log.write(json.dumps({"event": "compile_failed", "step": step, "error": message}) + "\n")
             log.flush()
             encoder, compile_on = model.model, False
             optimizer.zero_grad(set_to_none=True)
-            model.train()  # evaluate() switches to eval mode itself
-            return run()
+            return forward_backward()
 
     def forward_backward():
         """One optimizer step's batches through the model; their gradients accumulate."""
@@ -294,15 +290,17 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         return out_loss
 
     def heldout_loss() -> dict:
-        return compiled("eval", lambda: evaluate(model, encoder, eval_set, ids, vocab_size, config, device, autocast))
+        # uncompiled: a few batches now and then, not worth a second (no-grad) compilation
+        return evaluate(model, model.model, eval_set, ids, vocab_size, config, device, autocast)
 
     skipped = nonfinite_in_row = 0
     diverged = False
+    first_step = step
     while progress(config, step, tokens, elapsed) < 1.0 and not stop.raised:
         lr = learning_rate(config, step, progress(config, step, tokens, elapsed))
         for group in optimizer.param_groups:
             group["lr"] = lr
-        out_loss = compiled("train", forward_backward)
+        out_loss = forward_backward() if step > first_step else first_step_or_eager()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         elapsed = elapsed_before + time.time() - loop_start
         if not math.isfinite(float(grad_norm)):
