@@ -258,6 +258,19 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     tokens_at_log, selected_at_log = tokens, 0
     stop = StopFlag()
 
+    def forward_backward():
+        """One optimizer step's batches through the model; their gradients accumulate."""
+        nonlocal rows_done, tokens, selected_at_log
+        for _ in range(config.grad_accum):
+            batch = next(batches)
+            rows_done = max(rows_done, int(batch["rows"].max()) + 1)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            out_loss = loss_on_batch(model, encoder, batch, ids, vocab_size, config.replace_rate, generator, autocast)
+            (out_loss.loss / config.grad_accum).backward()
+            tokens += int(batch["attention_mask"].sum())
+            selected_at_log += out_loss.n_masked + out_loss.n_checked
+        return out_loss
+
     def first_step_or_eager():
         """The first step; if torch.compile fails at it (no C compiler, no Triton, an operation
         it cannot trace), log that and take it again uncompiled, as the rest of the run: a
@@ -275,19 +288,6 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             encoder, compile_on = model.model, False
             optimizer.zero_grad(set_to_none=True)
             return forward_backward()
-
-    def forward_backward():
-        """One optimizer step's batches through the model; their gradients accumulate."""
-        nonlocal rows_done, tokens, selected_at_log
-        for _ in range(config.grad_accum):
-            batch = next(batches)
-            rows_done = max(rows_done, int(batch["rows"].max()) + 1)
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            out_loss = loss_on_batch(model, encoder, batch, ids, vocab_size, config.replace_rate, generator, autocast)
-            (out_loss.loss / config.grad_accum).backward()
-            tokens += int(batch["attention_mask"].sum())
-            selected_at_log += out_loss.n_masked + out_loss.n_checked
-        return out_loss
 
     def heldout_loss() -> dict:
         # uncompiled: a few batches now and then, not worth a second (no-grad) compilation
