@@ -200,6 +200,8 @@ def test_caution_fills_says_when_a_fill_cuts_code_off_stutters_or_repeats_a_line
     (stutter,) = caution_fills(text, spans, ["f(u, u, u)"], "javascript")
     assert stutter.reason == "the fill repeats `u` three or more times in a row; check it"
     assert caution_fills(text, spans, ["f(u, v, u)"], "javascript") == []
+    (run,) = caution_fills(text, spans, ["sesesesese"], "javascript")
+    assert run.reason == "the fill repeats `se` five or more times inside a word; check it"
     text, spans = parsed("let a = f(u);\n__FILL__\nlet b = 2;\n")
     (echo,) = caution_fills(text, spans, ["let a = f(u);"], "javascript")
     assert (echo.line, echo.reason) == (2, "the fill makes line 2 repeat the line before it "

@@ -5,7 +5,7 @@ sampled again."""
 from __future__ import annotations
 
 from infill.fills import Candidate, SpanFill, falls_short, rank_candidates
-from infill.lint import count, repeated_lines, stutters, unreachable_count
+from infill.lint import count, repeated_lines, runs, stutters, unreachable_count
 from infill.markers import HOLE
 
 FUNCTION = "def f(x):\n    y = x + 1\n{}    return y\n"
@@ -74,6 +74,20 @@ def test_a_word_three_times_in_a_row_is_a_stutter():
     for fill in ["f(u, u)", "shape = (0, 0, 0)", "None, None, None", "_, _, _ = t",
                  "a, a.a", "myray.ray.ray", "x = x + x"]:
         assert stutters(fill) == 0, fill
+
+
+def test_letters_five_times_in_a_row_inside_a_word_are_a_run():
+    # What v0.3 wrote: one, two or three letters over and over inside a word.
+    assert runs("y = yyyyyyyyyyyy") == ["y"]
+    assert runs("node_pyioioioioioio + ConvWidthMapMapMapMapMap") == ["io", "Map"]
+    assert runs("'eeeeee', 'sesesesese'") == ["e", "se"]
+    # Real code: four repeats, hex literals with their suffixes, colours, escapes, hex runs of f.
+    for fill in ["abababab", "aaaa", "x = 0xFFFFFFFFFFFFFFFFULL", "mask = 0xffff_ffff_ffffu64",
+                 "color = '#bbbbbb'", "b'\\xffffffffff'", "key = 'ffffffffffff'", "1e5 + 3"]:
+        assert runs(fill) == [], fill
+    text = "def f():\n    x = yyyyyy\n"
+    start = text.index("yyyyyy")
+    assert count(text, [(start, start + 6)], "python") == 1  # the engine ranks it down
 
 
 def test_a_line_the_fill_makes_the_same_as_its_neighbour_is_a_repeat():
