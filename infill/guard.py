@@ -19,9 +19,9 @@ grammar are never refused.
 ``caution_fills`` names what a kept fill may get wrong without breaking the parse: in
 Python, names it reads that nothing in view binds (``infill.names``) and code it cuts off
 (``return`` with more of its block after it); in any language, a word it repeats three
-times in a row and a line it makes repeat the line before it (``infill.lint``). Such a
-fill is written, and every front door says so beside it. Pure: text in, decisions out; no
-I/O.
+times in a row, letters it runs together inside a word and a line it makes repeat the line
+before it (``infill.lint``). Such a fill is written, and every front door says so beside
+it. Pure: text in, decisions out; no I/O.
 """
 
 from __future__ import annotations

@@ -331,8 +331,9 @@ def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: 
 
 
 def write_corpus(out: Path, chosen: list[tuple[Kept, str]], dropped: list[dict], config: CorpusConfig,
-                 sources: list[str]) -> dict:
-    """Write manifest.jsonl, dropped.jsonl, shards/ and stats.json; return the stats."""
+                 sources: list[str], extra: dict | None = None) -> dict:
+    """Write manifest.jsonl, dropped.jsonl, shards/ and stats.json (with ``extra``'s keys
+    last); return the stats."""
     (out / "shards").mkdir(parents=True, exist_ok=True)
     for old in (out / "shards").glob("*.jsonl.xz"):
         old.unlink()
@@ -363,6 +364,7 @@ def write_corpus(out: Path, chosen: list[tuple[Kept, str]], dropped: list[dict],
             row["licence"] or "unknown" for row in dropped if row["reason"].startswith("licence")).most_common(40)),
         "sources": sources,
         "config": asdict(config),
+        **(extra or {}),
     }
     (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
     return stats
@@ -416,11 +418,10 @@ def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print,
     overlap_counts: dict = {}
     chosen = select(kept, config, dropped, probes, overlap_counts)
     log(f"selected: {len(chosen)} files ({time.monotonic() - started:.0f}s)")
-    stats = write_corpus(out, chosen, dropped, config, sources)
-    if probes is not None:
-        stats["eval_overlap"] = {"sets": [str(p) for p in exclude_overlap], "records": probes.records,
-                                 "probes": probes.probes, **overlap_counts}
-        (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    extra = {} if probes is None else {"eval_overlap": {
+        "sets": [str(p) for p in exclude_overlap], "records": probes.records, "probes": probes.probes,
+        **overlap_counts}}
+    stats = write_corpus(out, chosen, dropped, config, sources, extra)
     log(f"written to {out} ({time.monotonic() - started:.0f}s)")
     return stats
 
