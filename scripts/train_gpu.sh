@@ -14,7 +14,9 @@
 # through a rename, so a command cut at its limit still returns the last complete one.
 # The full state (float32 weights and AdamW moments, safetensors + JSON, no pickles) stays
 # in $RUN/state on the machine: the same command run again on the same machine resumes it.
-# On a fresh machine, continue from an unpacked bundle with INIT=DIR (weights only).
+# On a fresh machine, continue from a checkpoint with INIT=DIR (weights only; a fresh
+# optimiser, warm-up and cosine), e.g. the shipped model carried by scripts/device_pack.py
+# (docs/TRAINING.md section 4), with another SEED so that batches and masks differ.
 #
 # The corpus is built on the machine: its own Python files (stdlib, site-packages) plus the
 # licence-checked shards of every other language carried in data/. That machine's versions
@@ -29,7 +31,7 @@
 #   SIZE [v1-h200]  SEQ [512]  BATCH [256]  LR [2e-3]  WARMUP [300]  SAVE_MINUTES [3]
 #   SOURCES ["stdlib: site-packages: shards:data"]   corpus sources (corpus.py)
 #   MAX_LANGUAGE_BYTES [40000000]   training bytes per language in the corpus
-#   INIT []               a checkpoint folder to start from   PYTHON [python3]
+#   INIT []               a checkpoint folder to start from   SEED [0]   PYTHON [python3]
 #   EXTRA []              more trainer flags (e.g. "--device cpu --max-steps 5")
 set -euo pipefail
 START=$(date +%s)
@@ -44,6 +46,7 @@ BATCH=${BATCH:-256}
 LR=${LR:-2e-3}
 WARMUP=${WARMUP:-300}
 SAVE_MINUTES=${SAVE_MINUTES:-3}
+SEED=${SEED:-0}
 SOURCES=${SOURCES:-"stdlib: site-packages: shards:data"}
 MAX_LANGUAGE_BYTES=${MAX_LANGUAGE_BYTES:-40000000}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -76,7 +79,7 @@ init=()
 [ -n "${INIT:-}" ] && init=(--init-from "$INIT")
 # shellcheck disable=SC2086
 "$PY" -m infill.training.trainer train --corpus "$RUN/corpus" --tokenizer data/tokenizer --out "$RUN" \
-    --size "$SIZE" --seq-len "$SEQ" --batch-size "$BATCH" --lr "$LR" --warmup-steps "$WARMUP" \
+    --size "$SIZE" --seq-len "$SEQ" --batch-size "$BATCH" --lr "$LR" --warmup-steps "$WARMUP" --seed "$SEED" \
     --max-minutes "$MINUTES" --eval-every 500 --log-every 50 --save-every-minutes "$SAVE_MINUTES" \
     --export "$OUT" --resume "${init[@]}" ${EXTRA:-} 2>&1 | tee "$RUN/train.out"
 echo "done in $(( $(date +%s) - START ))s; bundle in $OUT:"

@@ -85,3 +85,17 @@ def test_script_trains_to_its_deadline_and_leaves_a_loadable_bundle(shard_source
 
     filler = infill.load(str(ckpt))
     assert isinstance(filler.fill_between("def f(x):\n    return ", "\n"), str)
+
+    # A fresh machine continues from the checkpoint (INIT, weights only) with another SEED.
+    out2, run2 = tmp_path / "OUT2", tmp_path / "run2"
+    env2 = {**env, "OUT": str(out2), "RUN": str(run2), "DEADLINE": "20", "INIT": str(ckpt), "SEED": "1"}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "train_gpu.sh")], env=env2, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"initialised from {ckpt}" in proc.stdout
+    ckpt2 = unpack_bundle(out2, tmp_path / "ckpt2", ROOT / "data" / "tokenizer")
+    train_config = json.loads((ckpt2 / "train_config.json").read_text())
+    assert train_config["init_from"] == str(ckpt) and train_config["seed"] == 1
+    first = [r["loss"] for r in log if "loss" in r][0]
+    log2 = [json.loads(line) for line in (out2 / "train_log.jsonl").read_text().splitlines()]
+    assert [r["loss"] for r in log2 if "loss" in r][0] < first  # it starts where the first run ended
