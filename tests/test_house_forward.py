@@ -3,6 +3,10 @@
 Parity to 1e-4 in float32 on the bundled house model and on a tiny random config with local
 windows, global layers, two RoPE thetas and padding; logits at chosen positions and the
 context cache checked against the full pass. No timing here (docs/BENCHMARKS.md has it).
+
+``INFILL_TEST_DEVICE=cuda`` runs the native forward on a GPU instead (the device session's
+backend checks, docs/TRAINING.md): float32 there with a looser tolerance, the references and
+comparisons on the CPU.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from infill.backends.modernbert import ModernBert, ModernBertShape, load_weights
 from infill.errors import ModelError
 
 HOUSE = Path(__file__).resolve().parent.parent / "models" / "house"
-TOL = 1e-4
+DEVICE = os.environ.get("INFILL_TEST_DEVICE", "cpu")
+TOL = 1e-4 if DEVICE == "cpu" else 1e-3     # another device's float32 kernels: other sums
 
 
 def _reference(path: Path):
@@ -45,7 +50,7 @@ def _random_pair():
         for p in ref.parameters():
             p.add_(0.1 * torch.randn_like(p))
     shape = ModernBertShape.from_config(config.to_dict())
-    return ref, ModernBert(shape, dict(ref.state_dict()))
+    return ref, ModernBert(shape, dict(ref.state_dict()), device=DEVICE)
 
 
 def _batch(vocab: int, length: int, pads: list[int], seed: int = 0):
@@ -67,14 +72,14 @@ def _ref_logits(ref, ids, attention):
 @pytest.mark.parametrize("which", ["house", "random"])
 def test_full_pass_matches_transformers(which):
     if which == "house":
-        ref, net = _reference(HOUSE), ModernBert(read_shape(HOUSE), load_weights(HOUSE))
+        ref, net = _reference(HOUSE), ModernBert(read_shape(HOUSE), load_weights(HOUSE), device=DEVICE)
         ids, attention = _batch(16384, 120, [0, 37, 100])
     else:
         ref, net = _random_pair()
         ids, attention = _batch(99, 40, [0, 15])
     assert net.shape.global_layers.count(False) == (0 if which == "house" else 2)
     expected = _ref_logits(ref, ids, attention)
-    got = net.logits(ids, attention)
+    got = net.logits(ids, attention).cpu()
     real = attention.bool()
     assert torch.isfinite(got).all()
     assert (got - expected)[real].abs().max() < TOL
@@ -82,14 +87,15 @@ def test_full_pass_matches_transformers(which):
 
 @pytest.mark.parametrize("which", ["house", "random"])
 def test_logits_at_chosen_positions_match_the_full_pass(which):
-    net = ModernBert(read_shape(HOUSE), load_weights(HOUSE)) if which == "house" else _random_pair()[1]
+    net = (ModernBert(read_shape(HOUSE), load_weights(HOUSE), device=DEVICE) if which == "house"
+           else _random_pair()[1])
     vocab = net.shape.vocab_size
     ids, attention = _batch(vocab, 40, [0, 10, 3])
     where = torch.zeros(ids.shape, dtype=torch.bool)
     where[0, 3:9] = True
     where[1, 29] = True              # one position; row 2 has none
-    full = net.logits(ids, attention)
-    got = net.logits(ids, attention, where)
+    full = net.logits(ids, attention).cpu()
+    got = net.logits(ids, attention, where).cpu()
     assert got.shape == (7, vocab)
     assert (got - full[where]).abs().max() < TOL
 
@@ -99,19 +105,19 @@ def test_context_cache_is_exact_while_the_context_has_not_changed():
     stale; with unchanged ids, recomputing the slots against the cache is the full pass."""
     _, net = _random_pair()
     ids, attention = _batch(99, 40, [0, 12])
-    full = net.logits(ids, attention)
+    full = net.logits(ids, attention).cpu()
     _, cache = net.encode(ids, attention)
     positions = torch.tensor([[4, 5, 6, 20], [10, 11, 11, 11]])   # row 1 pads by repeating
-    got = net.logits_active(ids.gather(1, positions), positions, cache)
+    got = net.logits_active(ids.gather(1, positions), positions, cache).cpu()
     expected = full[torch.arange(2)[:, None], positions]
     assert (got - expected).abs().max() < TOL
     # Logits at some positions only, rows of uneven length: in row-major order.
     where = torch.tensor([[False, True, False, True], [True, False, False, False]])
-    got = net.logits_active(ids.gather(1, positions), positions, cache, where)
+    got = net.logits_active(ids.gather(1, positions), positions, cache, where).cpu()
     assert (got - expected[where]).abs().max() < TOL
     # Every position active (nothing cached): the uncached forward again.
     everything = torch.arange(40).expand(2, 40)
-    assert (net.logits_active(ids, everything, cache) - full)[attention.bool()].abs().max() < TOL
+    assert (net.logits_active(ids, everything, cache).cpu() - full)[attention.bool()].abs().max() < TOL
 
 
 def test_context_cache_sees_new_slot_tokens():
@@ -121,17 +127,18 @@ def test_context_cache_sees_new_slot_tokens():
     changed = ids.clone()
     changed[:, 5] = 7
     positions = torch.tensor([[5, 6], [5, 6]])
-    got = net.logits_active(changed.gather(1, positions), positions, cache)
-    stale = net.logits(ids, attention)[:, 5:7]
+    got = net.logits_active(changed.gather(1, positions), positions, cache).cpu()
+    stale = net.logits(ids, attention)[:, 5:7].cpu()
     assert (got - stale).abs().max() > 1e-3
 
 
 def test_bfloat16_is_close_to_float32():
     weights = load_weights(HOUSE)
-    f32 = ModernBert(read_shape(HOUSE), weights)
-    b16 = ModernBert(read_shape(HOUSE), weights, torch.bfloat16)
+    f32 = ModernBert(read_shape(HOUSE), weights, device=DEVICE)
+    b16 = ModernBert(read_shape(HOUSE), weights, torch.bfloat16, DEVICE)
     ids, attention = _batch(16384, 64, [0])
-    a, b = f32.logits(ids, attention).log_softmax(-1), b16.logits(ids, attention).log_softmax(-1)
+    a = f32.logits(ids, attention).log_softmax(-1).cpu()
+    b = b16.logits(ids, attention).log_softmax(-1).cpu()
     assert b.dtype == torch.float32
     agree = (a.argmax(-1) == b.argmax(-1)).float().mean()
     assert agree > 0.9
@@ -197,3 +204,23 @@ def test_fill_with_bad_threads_exits_2_with_a_reason(value, tmp_path, tiny_model
     assert proc.returncode == 2
     assert f"INFILL_THREADS='{value}'" in proc.stderr and "at least 1" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_house_model_fills_on_the_test_device(monkeypatch):
+    """The whole engine on the test device (candidates, retries and copies batched into rows
+    there): in float32 it writes what it writes on the CPU, and in the device's own dtype
+    (bf16 on CUDA) it fills every hole with text."""
+    import infill
+
+    text = ("def mean(values):\n    total = __FILL__\n    return total / len(values)\n\n\n"
+            "def largest(values):\n    __FILL__\n")
+    if DEVICE != "cpu":
+        monkeypatch.setenv("INFILL_DTYPE", "float32")
+        here = infill.load(str(HOUSE), device="cpu").fill_text(text, path="m.py")
+        there = infill.load(str(HOUSE), device=DEVICE).fill_text(text, path="m.py")
+        assert there.text == here.text, (there.text, here.text)
+        monkeypatch.delenv("INFILL_DTYPE")
+    native = infill.load(str(HOUSE), device=DEVICE)
+    result = native.fill_text(text, path="m.py")
+    assert "__FILL__" not in result.text and len(result.spans) == 2
+    assert all(span.text.strip() for span in result.spans), result.text
