@@ -51,6 +51,18 @@ SOURCES=${SOURCES:-"stdlib: site-packages: shards:data"}
 MAX_LANGUAGE_BYTES=${MAX_LANGUAGE_BYTES:-40000000}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 mkdir -p "$OUT" "$RUN"
+# A packed tree (scripts/device_pack.py) has neither models/ nor evalsets/ until unpacked:
+# say so now, not after a minute of corpus building.
+if [ -n "${INIT:-}" ] && [ ! -f "$INIT/config.json" ]; then
+  echo "train_gpu.sh: INIT=$INIT: no checkpoint there (config.json); a packed tree needs" \
+       "'python3 scripts/device_pack.py unpack' first" >&2
+  exit 2
+fi
+if [ ! -f "$RUN/corpus/stats.json" ] && [ ! -d evalsets ]; then
+  echo "train_gpu.sh: evalsets/: missing (the corpus build leaves out its holes); a packed" \
+       "tree needs 'python3 scripts/device_pack.py unpack' first" >&2
+  exit 2
+fi
 
 if [ ! -f "$RUN/corpus/stats.json" ]; then
   src=()

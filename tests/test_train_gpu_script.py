@@ -99,3 +99,22 @@ def test_script_trains_to_its_deadline_and_leaves_a_loadable_bundle(shard_source
     first = [r["loss"] for r in log if "loss" in r][0]
     log2 = [json.loads(line) for line in (out2 / "train_log.jsonl").read_text().splitlines()]
     assert [r["loss"] for r in log2 if "loss" in r][0] < first  # it starts where the first run ended
+
+
+def test_script_names_a_missing_checkpoint_before_building_anything(tmp_path):
+    env = {**os.environ, "PYTHON": sys.executable, "OUT": str(tmp_path / "OUT"), "RUN": str(tmp_path / "run"),
+           "INIT": str(tmp_path / "models" / "house")}
+    proc = subprocess.run(["bash", str(ROOT / "scripts" / "train_gpu.sh")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "no checkpoint there" in proc.stderr and "device_pack.py unpack" in proc.stderr
+    assert not (tmp_path / "run" / "corpus").exists()
+
+    # A packed tree's evalsets/ is missing too until unpacked: named before the corpus build.
+    tree = tmp_path / "packed"
+    (tree / "scripts").mkdir(parents=True)
+    (tree / "scripts" / "train_gpu.sh").write_text((ROOT / "scripts" / "train_gpu.sh").read_text())
+    env.pop("INIT")
+    proc = subprocess.run(["bash", str(tree / "scripts" / "train_gpu.sh")], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "evalsets/: missing" in proc.stderr
