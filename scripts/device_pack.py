@@ -146,6 +146,12 @@ def unpack(root: Path) -> int:
     return len(manifest["files"])
 
 
+def _same(root: Path, rel: str, files: dict[str, str]) -> bool:
+    """``rel`` in the tree holds every packed file of it unchanged."""
+    return all((root / name).is_file() and sha256(root / name) == digest
+               for name, digest in files.items() if name == rel or name.startswith(rel + "/"))
+
+
 def restore(root: Path) -> int:
     """Here, after the call: move the originals back and drop .device-pack."""
     aside = aside_dir(root)
@@ -158,7 +164,10 @@ def restore(root: Path) -> int:
         if not src.exists():
             continue                                # never moved (pack stopped early)
         if dest.exists():
-            raise PackError(f"{rel}: exists in the tree and in {aside}; move one away by hand")
+            if not _same(root, rel, manifest["files"]):
+                raise PackError(f"{rel}: differs between the tree and {aside}; move one away by hand")
+            shutil.rmtree(src) if src.is_dir() else src.unlink()  # checked out again (a switch)
+            continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dest)
     bad = [rel for rel, digest in manifest["files"].items()

@@ -132,3 +132,20 @@ def test_unpack_names_a_missing_carry_and_a_damaged_file(repo, tmp_path):
     done = run(device, "unpack")
     assert done.returncode == 2 and "evalsets/python.jsonl" in done.stderr
     assert run(repo, "restore").returncode == 0
+
+
+def test_restore_after_the_paths_were_checked_out_again(repo):
+    """The fallback branch (docs/TRAINING.md): switching back to the main branch checks the
+    packed paths out again; restore then finds them unchanged and drops its copy."""
+    assert run(repo, "pack").returncode == 0
+    git(repo, "checkout", "--", "models", "evalsets")
+    assert run(repo, "restore").returncode == 0
+    assert git(repo, "status", "--porcelain") == ""
+    assert not (repo / ".git" / "device-aside").exists()
+
+    assert run(repo, "pack", "evalsets").returncode == 0
+    git(repo, "checkout", "--", "evalsets")
+    (repo / "evalsets" / "python.jsonl").write_text("changed\n")
+    done = run(repo, "restore")
+    assert done.returncode == 2 and "differs" in done.stderr
+    assert (repo / ".git" / "device-aside" / "tree" / "evalsets" / "python.jsonl").is_file()  # kept
