@@ -122,6 +122,12 @@ def test_the_corpus_drops_a_training_file_that_copies_an_evaluation_hole(shard_t
     assert row["reason"] == "eval-overlap" and row["of"] == "python-single-line:h:1"
     assert stats["eval_overlap"]["files_dropped"] == 1 and stats["eval_overlap"]["probes"] == 1
     assert json.loads((checked / "stats.json").read_text())["eval_overlap"]["holes_copied"] == 1
+    # Fingerprinted in two processes (the probes sent to each once): the same corpus.
+    pooled = tmp_path / "pooled"
+    build_corpus([f"shards:{source}"], pooled, CorpusConfig(), log=lambda *_: None,
+                 exclude_overlap=[str(sets)], jobs=2)
+    for name in ("manifest.jsonl", "dropped.jsonl"):
+        assert (pooled / name).read_text() == (checked / name).read_text()
 
 
 def test_the_command_line_takes_evaluation_sets_and_reports_bad_ones(shard_tree, tmp_path):
@@ -149,3 +155,17 @@ def test_the_overlap_report_counts_the_holes_a_training_split_repeats(shard_tree
         found = json.loads((tmp_path / f"{name}.json").read_text())
         assert found["probe"] == ([] if exclude else ["python-single-line:h:1"])
         assert f"{len(found['probe'])} / 1 holes found" in report.stdout
+
+
+def test_probes_that_start_alike_are_told_apart():
+    """Two holes after a blank line (the commonest line there is): each is found where its
+    own text follows the blank line, neither where only the blank line is."""
+    first, second = "    x = compute_the_first_value(alpha, beta, gamma, delta, epsilon, zeta) + 1", \
+        "    y = compute_the_second_value(alpha, beta, gamma, delta, epsilon, zeta) + 2"
+    text = f"def f():\n    pass\n\n{first}\n\ndef g():\n    pass\n\n{second}\n"
+    a, b = record_in(text, first, "r:1"), record_in(text, second, "r:2")
+    assert probe_of(a).startswith("\n") and probe_of(b).startswith("\n")
+    probes = EvalProbes([a, b])
+    assert probes.find(text, "python") == ["r:1", "r:2"]
+    assert probes.find(f"import os\n\n{second}\n", "python") == ["r:2"]
+    assert probes.find("\n\n\n" + "\n".join(["pass"] * 50), "python") == []

@@ -285,34 +285,67 @@ def screen(candidates: Iterable[Candidate], config: CorpusConfig, dropped: list[
     return sorted(by_sha.values(), key=lambda k: k.sha256)
 
 
+_POOL_PROBES: EvalProbes | None = None  # a worker's copy, sent once (_set_pool_probes)
+
+
+def _set_pool_probes(probes: EvalProbes | None) -> None:
+    global _POOL_PROBES
+    _POOL_PROBES = probes
+
+
+@functools.lru_cache(maxsize=4)
+def _hasher(perms: int) -> MinHasher:
+    return MinHasher(perms)
+
+
+def _fingerprint(job: tuple[Kept, str], perms: int, probes: EvalProbes | None = None
+                 ) -> tuple[np.ndarray, list[str]]:
+    """A file's MinHash signature and, for a training file, the evaluation records it
+    repeats (``probes``, or the worker's copy)."""
+    item, split = job
+    probes = _POOL_PROBES if probes is None else probes
+    text = read_text(item.candidate) or ""
+    found = probes.find(text, item.candidate.language) if probes is not None and split == "train" else []
+    return _hasher(perms).signature(text), found
+
+
 def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: EvalProbes | None = None,
-           overlap_counts: dict | None = None) -> list[tuple[Kept, str]]:
+           overlap_counts: dict | None = None, jobs: int = 1) -> list[tuple[Kept, str]]:
     """Near-duplicate removal and the per-language training cap, in content-hash order; with
     ``probes``, training files that copy an evaluation hole are dropped too (``copies_to_drop``,
-    whose counts go into ``overlap_counts``)."""
-    hasher = MinHasher(config.minhash_perms)
+    whose counts go into ``overlap_counts``). With ``jobs`` > 1 the signatures and probe
+    lookups are computed in that many processes, ahead of the walk (files that end up over
+    their language's cap too), so the result is the same."""
     chosen: list[tuple[Kept, str]] = []
     overlaps: dict[str, list[str]] = {}  # training file's sha256 -> evaluation records it repeats
     by_language: dict[str, list[Kept]] = defaultdict(list)
     for item in kept:
         by_language[item.candidate.language].append(item)
+    walk: list[tuple[Kept, str]] = []  # per language: held-out files first, then by content hash
     for language in sorted(by_language):
-        index = NearDupIndex(config.minhash_perms, config.lsh_bands, config.near_dup_jaccard)
         splits = {item.sha256: split_for(item.sha256, config.heldout_percent) for item in by_language[language]}
         ordered = sorted(by_language[language], key=lambda item: (splits[item.sha256] != "heldout", item.sha256))
-        train_bytes = 0
-        for item in ordered:
-            split = splits[item.sha256]
+        walk.extend((item, splits[item.sha256]) for item in ordered)
+    with contextlib.ExitStack() as stack:
+        if jobs > 1:
+            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
+                jobs, initializer=_set_pool_probes, initargs=(probes,)))
+            results = pool.imap(functools.partial(_fingerprint, perms=config.minhash_perms), walk, chunksize=32)
+        else:
+            results = map(functools.partial(_fingerprint, perms=config.minhash_perms, probes=probes), walk)
+        language, index, train_bytes = None, None, 0
+        for (item, split), (sig, found) in zip(walk, results):
+            if item.candidate.language != language:
+                language, train_bytes = item.candidate.language, 0
+                index = NearDupIndex(config.minhash_perms, config.lsh_bands, config.near_dup_jaccard)
             if split == "train" and train_bytes + item.nbytes > config.max_bytes_per_language:
                 dropped.append(_drop_row(item.candidate, "over-language-cap"))
                 continue
-            text = read_text(item.candidate) or ""
-            sig = hasher.signature(text)
             twin = index.find(sig)
             if twin is not None:
                 dropped.append(_drop_row(item.candidate, "near-duplicate", of=twin))
                 continue
-            if probes is not None and split == "train" and (found := probes.find(text, language)):
+            if found:
                 overlaps[item.sha256] = found
             index.add(item.sha256[:16], sig)
             chosen.append((item, split))
@@ -408,15 +441,16 @@ def export_data(corpus: Path, data: Path, max_bytes_per_language: int, preset: i
 def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print, jobs: int = 1,
                  exclude_overlap: list[str] | None = None) -> dict:
     """The whole pipeline; ``sources`` are ``KIND:PATH`` strings (see ``corpus_sources``);
-    files are screened in ``jobs`` processes. ``exclude_overlap``: evaluation sets (files or
-    folders of ``.jsonl``) whose holes no training file may repeat (``overlap.py``)."""
+    files are screened and fingerprinted in ``jobs`` processes. ``exclude_overlap``:
+    evaluation sets (files or folders of ``.jsonl``) whose holes no training file may repeat
+    (``overlap.py``)."""
     started = time.monotonic()
     probes = EvalProbes.from_paths(exclude_overlap) if exclude_overlap else None
     dropped: list[dict] = []
     kept = screen(iter_sources([parse_source(s) for s in sources]), config, dropped, jobs)
     log(f"screened: {len(kept)} files kept, {len(dropped)} dropped ({time.monotonic() - started:.0f}s)")
     overlap_counts: dict = {}
-    chosen = select(kept, config, dropped, probes, overlap_counts)
+    chosen = select(kept, config, dropped, probes, overlap_counts, jobs)
     log(f"selected: {len(chosen)} files ({time.monotonic() - started:.0f}s)")
     extra = {} if probes is None else {"eval_overlap": {
         "sets": [str(p) for p in exclude_overlap], "records": probes.records, "probes": probes.probes,

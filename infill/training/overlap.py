@@ -25,6 +25,7 @@ from typing import Iterable
 __all__ = ["MAX_COPIES", "MIN_PROBE_CHARS", "EvalProbes", "copies_to_drop", "probe_of", "read_records"]
 
 MIN_PROBE_CHARS = 60
+KEY_CHARS = 48  # probes are indexed by this many first characters; every probe is longer
 #: A hole found verbatim in more training files than this is common code, not a copy.
 MAX_COPIES = 3
 
@@ -62,10 +63,13 @@ def read_records(paths: Iterable[str | Path]) -> list[dict]:
 
 
 class EvalProbes:
-    """The probes of many records, indexed by their first line and language."""
+    """The probes of many records, indexed by language and their first ``KEY_CHARS``
+    characters (probes are longer). Keyed by the first line alone, a probe that starts with
+    a blank or common line (``}``, ``else:``) was tried at every such line of every training
+    file: 69M string comparisons, 19 of 31 profiled seconds of the corpus's selection."""
 
     def __init__(self, records: Iterable[dict]):
-        self._by_first_line: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        self._by_start: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         self.records = self.probes = 0
         for record in records:
             self.records += 1
@@ -73,20 +77,20 @@ class EvalProbes:
             if probe is None:
                 continue
             self.probes += 1
-            first = probe.split("\n", 1)[0]
-            self._by_first_line[(record.get("language", ""), first)].append((probe, record["id"]))
+            self._by_start[(record.get("language", ""), probe[:KEY_CHARS])].append((probe, record["id"]))
 
     @classmethod
     def from_paths(cls, paths: Iterable[str | Path]) -> "EvalProbes":
         return cls(read_records(paths))
 
     def find(self, text: str, language: str) -> list[str]:
-        """The ids of the records whose probes ``text`` contains, in order of first occurrence."""
-        index = self._by_first_line
+        """The ids of the records whose probes ``text`` contains at the start of a line, in
+        order of first occurrence."""
+        index = self._by_start
         found: dict[str, None] = {}
         offset = 0
         for line in text.split("\n"):
-            candidates = index.get((language, line))
+            candidates = index.get((language, text[offset:offset + KEY_CHARS]))
             if candidates:
                 for probe, record_id in candidates:
                     if text.startswith(probe, offset):
