@@ -17,6 +17,7 @@ from infill.training.corpus import (
     CorpusConfig,
     MinHasher,
     NearDupIndex,
+    ShardWriter,
     build_corpus,
     check_quality,
     content_sha256,
@@ -154,7 +155,7 @@ def test_split_depends_on_content_only(tmp_path):
     assert again == first
 
 
-def test_files_screened_in_several_processes_give_the_same_corpus(built, tmp_path):
+def test_a_build_in_several_processes_gives_the_same_corpus(built, tmp_path):
     out, manifest, dropped = built
     again, dropped_again = _build(tmp_path / "jobs", jobs=2)
     assert again == manifest and dropped_again == dropped
@@ -191,3 +192,26 @@ def test_corpus_modules_need_neither_torch_nor_textual_nor_git():
             "print(sorted({'torch', 'textual', 'git'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_shards_compressed_in_other_processes_are_the_same_files(tmp_path):
+    """A pool compresses each finished shard while the next fills: the same shard
+    boundaries and the same bytes as writing them in this process."""
+    import multiprocessing
+
+    rows = [{"id": f"{i:04d}", "language": "python", "text": f"def f_{i}():\n    return {i}\n" * (i % 7 + 1)}
+            for i in range(300)]
+    (tmp_path / "one").mkdir()
+    (tmp_path / "pool").mkdir()
+    here = ShardWriter(tmp_path / "one", "train", preset=1, shard_bytes=2_000)
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        there = ShardWriter(tmp_path / "pool", "train", preset=1, shard_bytes=2_000, pool=pool)
+        for row in rows:
+            here.write(row)
+            there.write(row)
+        here.close()
+        there.close()
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert len(names) > 5 and names == sorted(p.name for p in (tmp_path / "pool").iterdir())
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()

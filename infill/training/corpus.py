@@ -207,26 +207,48 @@ class NearDupIndex:
 
 
 class ShardWriter:
-    """Writes rows to ``PREFIX-NNN.jsonl.xz``, starting a new file every ``shard_bytes``."""
+    """Writes rows to ``PREFIX-NNN.jsonl.xz``, starting a new file every ``shard_bytes``.
+    With a ``pool``, a finished shard is compressed in one of its processes while the next
+    fills (the same files); ``close`` waits for them."""
 
-    def __init__(self, directory: Path, prefix: str, preset: int, shard_bytes: int = SHARD_BYTES):
+    def __init__(self, directory: Path, prefix: str, preset: int, shard_bytes: int = SHARD_BYTES,
+                 pool=None):
         self.directory, self.prefix, self.preset, self.shard_bytes = directory, prefix, preset, shard_bytes
         self.count, self.size, self.handle = 0, 0, None
+        self.pool, self.lines, self.pending = pool, [], []
 
     def write(self, row: dict) -> None:
         line = json.dumps(row, ensure_ascii=False) + "\n"
-        if self.handle is None or self.size >= self.shard_bytes:
-            self.close()
+        if self.count == 0 or self.size >= self.shard_bytes:
+            self._finish()
             path = self.directory / f"{self.prefix}-{self.count:03d}.jsonl.xz"
-            self.handle = lzma.open(path, "wt", encoding="utf-8", preset=self.preset)
-            self.count, self.size = self.count + 1, 0
-        self.handle.write(line)
+            if self.pool is None:
+                self.handle = lzma.open(path, "wt", encoding="utf-8", preset=self.preset)
+            self.path, self.count, self.size = path, self.count + 1, 0
+        if self.pool is None:
+            self.handle.write(line)
+        else:
+            self.lines.append(line)
         self.size += len(line.encode("utf-8"))
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+        if self.lines:
+            self.pending.append(self.pool.apply_async(_write_xz, (self.path, "".join(self.lines), self.preset)))
+            self.lines = []
+
+    def close(self) -> None:
+        self._finish()
+        for job in self.pending:
+            job.get()
+        self.pending = []
+
+
+def _write_xz(path: Path, text: str, preset: int) -> None:
+    with lzma.open(path, "wt", encoding="utf-8", preset=preset) as handle:
+        handle.write(text)
 
 
 def read_text(candidate: Candidate) -> str | None:
@@ -364,13 +386,34 @@ def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: 
 
 
 def write_corpus(out: Path, chosen: list[tuple[Kept, str]], dropped: list[dict], config: CorpusConfig,
-                 sources: list[str], extra: dict | None = None) -> dict:
+                 sources: list[str], extra: dict | None = None, jobs: int = 1) -> dict:
     """Write manifest.jsonl, dropped.jsonl, shards/ and stats.json (with ``extra``'s keys
-    last); return the stats."""
+    last); return the stats. With ``jobs`` > 1 shards are compressed in that many processes."""
     (out / "shards").mkdir(parents=True, exist_ok=True)
     for old in (out / "shards").glob("*.jsonl.xz"):
         old.unlink()
-    writers = {s: ShardWriter(out / "shards", s, config.xz_preset) for s in ("train", "heldout")}
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(jobs)) if jobs > 1 else None
+        stats = _write_rows(out, chosen, config, pool)
+    with open(out / "dropped.jsonl", "w", encoding="utf-8") as handle:
+        for row in dropped:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    stats = {
+        **stats,
+        "dropped": dict(Counter(row["reason"] for row in dropped).most_common()),
+        "licences_dropped": dict(Counter(
+            row["licence"] or "unknown" for row in dropped if row["reason"].startswith("licence")).most_common(40)),
+        "sources": sources,
+        "config": asdict(config),
+        **(extra or {}),
+    }
+    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
+    return stats
+
+
+def _write_rows(out: Path, chosen: list[tuple[Kept, str]], config: CorpusConfig, pool) -> dict:
+    """manifest.jsonl and the shards; the counts of what they hold."""
+    writers = {s: ShardWriter(out / "shards", s, config.xz_preset, pool=pool) for s in ("train", "heldout")}
     per_language: dict[str, dict] = defaultdict(lambda: {s: {"files": 0, "bytes": 0} for s in ("train", "heldout")})
     licence_counts: Counter = Counter()
     with open(out / "manifest.jsonl", "w", encoding="utf-8") as manifest:
@@ -384,23 +427,12 @@ def write_corpus(out: Path, chosen: list[tuple[Kept, str]], dropped: list[dict],
             licence_counts[item.licence] += 1
     for writer in writers.values():
         writer.close()
-    with open(out / "dropped.jsonl", "w", encoding="utf-8") as handle:
-        for row in dropped:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    stats = {
+    return {
         "languages": dict(sorted(per_language.items())),
         "totals": {s: {k: sum(v[s][k] for v in per_language.values()) for k in ("files", "bytes")}
                    for s in ("train", "heldout")},
         "licences_kept": dict(licence_counts.most_common()),
-        "dropped": dict(Counter(row["reason"] for row in dropped).most_common()),
-        "licences_dropped": dict(Counter(
-            row["licence"] or "unknown" for row in dropped if row["reason"].startswith("licence")).most_common(40)),
-        "sources": sources,
-        "config": asdict(config),
-        **(extra or {}),
     }
-    (out / "stats.json").write_text(json.dumps(stats, indent=2) + "\n", encoding="utf-8")
-    return stats
 
 
 def export_data(corpus: Path, data: Path, max_bytes_per_language: int, preset: int = 9) -> dict:
@@ -455,7 +487,7 @@ def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print,
     extra = {} if probes is None else {"eval_overlap": {
         "sets": [str(p) for p in exclude_overlap], "records": probes.records, "probes": probes.probes,
         **overlap_counts}}
-    stats = write_corpus(out, chosen, dropped, config, sources, extra)
+    stats = write_corpus(out, chosen, dropped, config, sources, extra, jobs)
     log(f"written to {out} ({time.monotonic() - started:.0f}s)")
     return stats
 
