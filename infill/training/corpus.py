@@ -33,7 +33,6 @@ import os
 import re
 import sys
 import time
-import zlib
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -43,10 +42,10 @@ import numpy as np
 
 from infill.training import licences
 from infill.training.corpus_sources import Candidate, iter_sources, parse_source
+from infill.training.neardup import MinHasher, NearDupIndex
 from infill.training.overlap import EvalProbes, copies_to_drop
+from infill.training.shards import ShardWriter
 
-# Uncompressed bytes written to a shard before the next one is started (contract: ~8 MiB).
-SHARD_BYTES = 8 * 1024 * 1024
 # Languages whose training rows go into data/: the GPU machine has its own Python files.
 EXPORT_SKIP_TRAIN = frozenset({"python"})
 
@@ -150,105 +149,6 @@ def check_quality(path: str, text: str, config: CorpusConfig) -> str | None:
     if words and len(_NUMBER.findall(text)) / len(words) > config.max_number_fraction:
         return "data-like"
     return None
-
-
-class MinHasher:
-    """MinHash signatures over 5-gram word shingles, vectorised with NumPy.
-
-    Tokens are hashed with CRC-32 (through ``map``, so the loop runs in C) rather than
-    ``hash()``, whose per-process salt would make signatures differ between runs.
-    """
-
-    def __init__(self, perms: int, seed: int = 0x1F1F):
-        rng = np.random.default_rng(seed)
-        self.xors = rng.integers(1, 2**63, size=perms, dtype=np.uint64)
-        self.mults = rng.integers(1, 2**63, size=perms, dtype=np.uint64) | np.uint64(1)
-
-    def signature(self, text: str) -> np.ndarray:
-        tokens = _WORD.findall(text)
-        tokens += [""] * max(0, 5 - len(tokens))
-        hashes = np.fromiter(map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens))
-        with np.errstate(over="ignore"):
-            shingles = hashes[:-4].copy()
-            for k in range(1, 5):
-                shingles = shingles * np.uint64(0x9E3779B97F4A7C15) + hashes[k : len(hashes) - 4 + k]
-            shingles = np.unique(shingles)
-            mixed = (shingles[:, None] ^ self.xors[None, :]) * self.mults[None, :]  # (S, P)
-        return mixed.min(axis=0)  # (P,)
-
-
-class NearDupIndex:
-    """LSH over MinHash signatures; ``find`` returns the key of an indexed near-duplicate."""
-
-    def __init__(self, perms: int, bands: int, threshold: float):
-        self.rows, self.bands, self.threshold = perms // bands, bands, threshold
-        self.buckets: dict[tuple[int, bytes], list[int]] = defaultdict(list)
-        self.signatures: list[np.ndarray] = []
-        self.keys: list[str] = []
-
-    def _band_keys(self, sig: np.ndarray) -> list[tuple[int, bytes]]:
-        return [(b, sig[b * self.rows : (b + 1) * self.rows].tobytes()) for b in range(self.bands)]
-
-    def find(self, sig: np.ndarray) -> str | None:
-        seen: set[int] = set()
-        for band_key in self._band_keys(sig):
-            for i in self.buckets.get(band_key, ()):
-                if i not in seen:
-                    seen.add(i)
-                    if np.count_nonzero(self.signatures[i] == sig) >= self.threshold * len(sig):
-                        return self.keys[i]
-        return None
-
-    def add(self, key: str, sig: np.ndarray) -> None:
-        self.keys.append(key)
-        self.signatures.append(sig)
-        for band_key in self._band_keys(sig):
-            self.buckets[band_key].append(len(self.keys) - 1)
-
-
-class ShardWriter:
-    """Writes rows to ``PREFIX-NNN.jsonl.xz``, starting a new file every ``shard_bytes``.
-    With a ``pool``, a finished shard is compressed in one of its processes while the next
-    fills (the same files); ``close`` waits for them."""
-
-    def __init__(self, directory: Path, prefix: str, preset: int, shard_bytes: int = SHARD_BYTES,
-                 pool=None):
-        self.directory, self.prefix, self.preset, self.shard_bytes = directory, prefix, preset, shard_bytes
-        self.count, self.size, self.handle = 0, 0, None
-        self.pool, self.lines, self.pending = pool, [], []
-
-    def write(self, row: dict) -> None:
-        line = json.dumps(row, ensure_ascii=False) + "\n"
-        if self.count == 0 or self.size >= self.shard_bytes:
-            self._finish()
-            path = self.directory / f"{self.prefix}-{self.count:03d}.jsonl.xz"
-            if self.pool is None:
-                self.handle = lzma.open(path, "wt", encoding="utf-8", preset=self.preset)
-            self.path, self.count, self.size = path, self.count + 1, 0
-        if self.pool is None:
-            self.handle.write(line)
-        else:
-            self.lines.append(line)
-        self.size += len(line.encode("utf-8"))
-
-    def _finish(self) -> None:
-        if self.handle is not None:
-            self.handle.close()
-            self.handle = None
-        if self.lines:
-            self.pending.append(self.pool.apply_async(_write_xz, (self.path, "".join(self.lines), self.preset)))
-            self.lines = []
-
-    def close(self) -> None:
-        self._finish()
-        for job in self.pending:
-            job.get()
-        self.pending = []
-
-
-def _write_xz(path: Path, text: str, preset: int) -> None:
-    with lzma.open(path, "wt", encoding="utf-8", preset=preset) as handle:
-        handle.write(text)
 
 
 def read_text(candidate: Candidate) -> str | None:
