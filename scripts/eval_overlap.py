@@ -21,15 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from infill.training.overlap import MIN_PROBE_CHARS, probe_of, read_records  # noqa: E402
+from infill.training.overlap import MIN_PROBE_CHARS, hole_lines, probe_of, read_records  # noqa: E402
 
 MIN_LINES_CHARS = 40
-
-
-def hole_lines(record: dict) -> str:
-    prefix, suffix = record["prefix"], record["suffix"]
-    end = suffix.find("\n")
-    return prefix[prefix.rfind("\n") + 1:] + record["middle"] + (suffix if end < 0 else suffix[:end])
 
 
 def main(argv: list[str] | None = None) -> int:

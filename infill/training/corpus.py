@@ -178,36 +178,34 @@ def judge_file(cand: Candidate, config: CorpusConfig) -> tuple[str, str | None, 
 
 
 def screen(candidates: Iterable[Candidate], config: CorpusConfig, dropped: list[dict],
-           jobs: int = 1) -> list[Kept]:
-    """Licence, quality and exact-duplicate filters; survivors sorted by content hash. With
-    ``jobs`` > 1 the files are read and judged in that many processes, in candidate order,
-    so the result is the same."""
+           pool=None) -> list[Kept]:
+    """Licence, quality and exact-duplicate filters; survivors sorted by content hash. With a
+    process ``pool`` the files are read and judged there, in candidate order, so the result
+    is the same."""
     by_sha: dict[str, Kept] = {}
     judge = functools.partial(judge_file, config=config)
-    with contextlib.ExitStack() as stack:
-        if jobs > 1:
-            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(jobs))
-            listed = list(candidates)  # the texts of shard rows too: under 200 MB per build
-            pairs = zip(listed, pool.imap(judge, listed, chunksize=64))
-        else:
-            pairs = ((cand, judge(cand)) for cand in candidates)
-        for cand, (name, reason, sha256, nbytes) in pairs:
-            if reason:
-                dropped.append(_drop_row(cand, reason))
-                continue
-            item = Kept(cand, name, sha256, nbytes)
-            previous = by_sha.get(item.sha256)
-            # Of identical copies keep the one with the smallest path, whatever the walk order.
-            if previous is not None and previous.candidate.path <= cand.path:
-                dropped.append(_drop_row(cand, "exact-duplicate", of=item.sha256[:16]))
-                continue
-            if previous is not None:
-                dropped.append(_drop_row(previous.candidate, "exact-duplicate", of=item.sha256[:16]))
-            by_sha[item.sha256] = item
+    if pool is not None:
+        listed = list(candidates)  # the texts of shard rows too: under 200 MB per build
+        pairs = zip(listed, pool.imap(judge, listed, chunksize=64))
+    else:
+        pairs = ((cand, judge(cand)) for cand in candidates)
+    for cand, (name, reason, sha256, nbytes) in pairs:
+        if reason:
+            dropped.append(_drop_row(cand, reason))
+            continue
+        item = Kept(cand, name, sha256, nbytes)
+        previous = by_sha.get(item.sha256)
+        # Of identical copies keep the one with the smallest path, whatever the walk order.
+        if previous is not None and previous.candidate.path <= cand.path:
+            dropped.append(_drop_row(cand, "exact-duplicate", of=item.sha256[:16]))
+            continue
+        if previous is not None:
+            dropped.append(_drop_row(previous.candidate, "exact-duplicate", of=item.sha256[:16]))
+        by_sha[item.sha256] = item
     return sorted(by_sha.values(), key=lambda k: k.sha256)
 
 
-_POOL_PROBES: EvalProbes | None = None  # a worker's copy, sent once (_set_pool_probes)
+_POOL_PROBES: EvalProbes | None = None  # a worker's copy, sent once (build_corpus's pool)
 
 
 def _set_pool_probes(probes: EvalProbes | None) -> None:
@@ -232,12 +230,13 @@ def _fingerprint(job: tuple[Kept, str], perms: int, probes: EvalProbes | None = 
 
 
 def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: EvalProbes | None = None,
-           overlap_counts: dict | None = None, jobs: int = 1) -> list[tuple[Kept, str]]:
+           overlap_counts: dict | None = None, pool=None) -> list[tuple[Kept, str]]:
     """Near-duplicate removal and the per-language training cap, in content-hash order; with
     ``probes``, training files that copy an evaluation hole are dropped too (``copies_to_drop``,
-    whose counts go into ``overlap_counts``). With ``jobs`` > 1 the signatures and probe
-    lookups are computed in that many processes, ahead of the walk (files that end up over
-    their language's cap too), so the result is the same."""
+    whose counts go into ``overlap_counts``). With a process ``pool`` (whose workers hold
+    ``probes``: ``_set_pool_probes``) the signatures and probe lookups are computed there,
+    ahead of the walk (files that end up over their language's cap too), so the result is
+    the same."""
     chosen: list[tuple[Kept, str]] = []
     overlaps: dict[str, list[str]] = {}  # training file's sha256 -> evaluation records it repeats
     by_language: dict[str, list[Kept]] = defaultdict(list)
@@ -248,31 +247,28 @@ def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: 
         splits = {item.sha256: split_for(item.sha256, config.heldout_percent) for item in by_language[language]}
         ordered = sorted(by_language[language], key=lambda item: (splits[item.sha256] != "heldout", item.sha256))
         walk.extend((item, splits[item.sha256]) for item in ordered)
-    with contextlib.ExitStack() as stack:
-        if jobs > 1:
-            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(
-                jobs, initializer=_set_pool_probes, initargs=(probes,)))
-            results = pool.imap(functools.partial(_fingerprint, perms=config.minhash_perms), walk, chunksize=32)
-        else:
-            results = map(functools.partial(_fingerprint, perms=config.minhash_perms, probes=probes), walk)
-        language, index, train_bytes = None, None, 0
-        for (item, split), (sig, found) in zip(walk, results):
-            if item.candidate.language != language:
-                language, train_bytes = item.candidate.language, 0
-                index = NearDupIndex(config.minhash_perms, config.lsh_bands, config.near_dup_jaccard)
-            if split == "train" and train_bytes + item.nbytes > config.max_bytes_per_language:
-                dropped.append(_drop_row(item.candidate, "over-language-cap"))
-                continue
-            twin = index.find(sig)
-            if twin is not None:
-                dropped.append(_drop_row(item.candidate, "near-duplicate", of=twin))
-                continue
-            if found:
-                overlaps[item.sha256] = found
-            index.add(item.sha256[:16], sig)
-            chosen.append((item, split))
-            if split == "train":
-                train_bytes += item.nbytes
+    if pool is not None:
+        results = pool.imap(functools.partial(_fingerprint, perms=config.minhash_perms), walk, chunksize=32)
+    else:
+        results = map(functools.partial(_fingerprint, perms=config.minhash_perms, probes=probes), walk)
+    language, index, train_bytes = None, None, 0
+    for (item, split), (sig, found) in zip(walk, results):
+        if item.candidate.language != language:
+            language, train_bytes = item.candidate.language, 0
+            index = NearDupIndex(config.minhash_perms, config.lsh_bands, config.near_dup_jaccard)
+        if split == "train" and train_bytes + item.nbytes > config.max_bytes_per_language:
+            dropped.append(_drop_row(item.candidate, "over-language-cap"))
+            continue
+        twin = index.find(sig)
+        if twin is not None:
+            dropped.append(_drop_row(item.candidate, "near-duplicate", of=twin))
+            continue
+        if found:
+            overlaps[item.sha256] = found
+        index.add(item.sha256[:16], sig)
+        chosen.append((item, split))
+        if split == "train":
+            train_bytes += item.nbytes
     if probes is not None:
         # Decided after the walk, when it is known in how many files each hole recurs; the
         # dropped files' bytes are not refilled (a language ends that much under its cap).
@@ -286,15 +282,13 @@ def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: 
 
 
 def write_corpus(out: Path, chosen: list[tuple[Kept, str]], dropped: list[dict], config: CorpusConfig,
-                 sources: list[str], extra: dict | None = None, jobs: int = 1) -> dict:
+                 sources: list[str], extra: dict | None = None, pool=None) -> dict:
     """Write manifest.jsonl, dropped.jsonl, shards/ and stats.json (with ``extra``'s keys
-    last); return the stats. With ``jobs`` > 1 shards are compressed in that many processes."""
+    last); return the stats. With a process ``pool`` shards are compressed there."""
     (out / "shards").mkdir(parents=True, exist_ok=True)
     for old in (out / "shards").glob("*.jsonl.xz"):
         old.unlink()
-    with contextlib.ExitStack() as stack:
-        pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(jobs)) if jobs > 1 else None
-        stats = _write_rows(out, chosen, config, pool)
+    stats = _write_rows(out, chosen, config, pool)
     with open(out / "dropped.jsonl", "w", encoding="utf-8") as handle:
         for row in dropped:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -373,21 +367,24 @@ def export_data(corpus: Path, data: Path, max_bytes_per_language: int, preset: i
 def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print, jobs: int = 1,
                  exclude_overlap: list[str] | None = None) -> dict:
     """The whole pipeline; ``sources`` are ``KIND:PATH`` strings (see ``corpus_sources``);
-    files are screened and fingerprinted in ``jobs`` processes. ``exclude_overlap``:
-    evaluation sets (files or folders of ``.jsonl``) whose holes no training file may repeat
-    (``overlap.py``)."""
+    files are screened, fingerprinted and compressed in one pool of ``jobs`` processes.
+    ``exclude_overlap``: evaluation sets (files or folders of ``.jsonl``) whose holes no
+    training file may repeat (``overlap.py``)."""
     started = time.monotonic()
     probes = EvalProbes.from_paths(exclude_overlap) if exclude_overlap else None
     dropped: list[dict] = []
-    kept = screen(iter_sources([parse_source(s) for s in sources]), config, dropped, jobs)
-    log(f"screened: {len(kept)} files kept, {len(dropped)} dropped ({time.monotonic() - started:.0f}s)")
-    overlap_counts: dict = {}
-    chosen = select(kept, config, dropped, probes, overlap_counts, jobs)
-    log(f"selected: {len(chosen)} files ({time.monotonic() - started:.0f}s)")
-    extra = {} if probes is None else {"eval_overlap": {
-        "sets": [str(p) for p in exclude_overlap], "records": probes.records, "probes": probes.probes,
-        **overlap_counts}}
-    stats = write_corpus(out, chosen, dropped, config, sources, extra, jobs)
+    with contextlib.ExitStack() as stack:
+        pool = None if jobs <= 1 else stack.enter_context(multiprocessing.get_context("spawn").Pool(
+            jobs, initializer=_set_pool_probes, initargs=(probes,)))
+        kept = screen(iter_sources([parse_source(s) for s in sources]), config, dropped, pool)
+        log(f"screened: {len(kept)} files kept, {len(dropped)} dropped ({time.monotonic() - started:.0f}s)")
+        overlap_counts: dict = {}
+        chosen = select(kept, config, dropped, probes, overlap_counts, pool)
+        log(f"selected: {len(chosen)} files ({time.monotonic() - started:.0f}s)")
+        extra = {} if probes is None else {"eval_overlap": {
+            "sets": [str(p) for p in exclude_overlap], "records": probes.records, "probes": probes.probes,
+            **overlap_counts}}
+        stats = write_corpus(out, chosen, dropped, config, sources, extra, pool)
     log(f"written to {out} ({time.monotonic() - started:.0f}s)")
     return stats
 

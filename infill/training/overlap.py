@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["MAX_COPIES", "MIN_PROBE_CHARS", "EvalProbes", "copies_to_drop", "probe_of", "read_records"]
+__all__ = ["MAX_COPIES", "MIN_PROBE_CHARS", "EvalProbes", "copies_to_drop", "hole_lines", "probe_of", "read_records"]
 
 MIN_PROBE_CHARS = 60
 KEY_CHARS = 48  # probes are indexed by this many first characters; every probe is longer
@@ -30,13 +30,20 @@ KEY_CHARS = 48  # probes are indexed by this many first characters; every probe 
 MAX_COPIES = 3
 
 
+def hole_lines(record: dict, before: int = 0) -> str:
+    """The record's text from the start of the line ``before`` lines above the hole's first
+    line to the end of the hole's last line."""
+    prefix, suffix = record["prefix"], record["suffix"]
+    start = prefix.rfind("\n") + 1
+    for _ in range(before):
+        start = prefix.rfind("\n", 0, max(0, start - 1)) + 1
+    end = suffix.find("\n")
+    return prefix[start:] + record["middle"] + (suffix if end < 0 else suffix[:end])
+
+
 def probe_of(record: dict) -> str | None:
     """The record's probe (see the module docstring), or None when it is too short."""
-    prefix, suffix = record["prefix"], record["suffix"]
-    hole_line = prefix.rfind("\n")
-    start = prefix.rfind("\n", 0, max(0, hole_line)) + 1  # the line before the hole's line
-    end = suffix.find("\n")
-    probe = prefix[start:] + record["middle"] + (suffix if end < 0 else suffix[:end])
+    probe = hole_lines(record, before=1)
     if sum(not c.isspace() for c in probe) < MIN_PROBE_CHARS:
         return None
     return probe
