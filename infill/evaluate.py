@@ -107,13 +107,27 @@ def program_of(record: dict, fill: str) -> str:
     return record.get("before", "") + record["prefix"] + fill + record["suffix"] + record.get("after", "")
 
 
-def fill_with_model(filler, record: dict, seed: int = 0, options: FillOptions | None = None) -> Outcome:
+def _fill_record(filler, record: dict, seed: int, options: FillOptions | None):
     prefix = record.get("before", "") + record["prefix"]
     suffix = record["suffix"] + record.get("after", "")
-    result = filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
-                               record.get("language"), seed, options=options)
+    return filler.fill_spans(prefix + suffix, [Span(len(prefix), len(prefix), HOLE)],
+                             record.get("language"), seed, options=options)
+
+
+def fill_with_model(filler, record: dict, seed: int = 0, options: FillOptions | None = None) -> Outcome:
+    result = _fill_record(filler, record, seed, options)
     span = result.spans[0]
     return Outcome(span.text, result.language, result.elapsed, result.forward_passes, max(1, span.tokens))
+
+
+def fill_candidates(filler, record: dict, seed: int = 0, options: FillOptions | None = None) -> list[str]:
+    """The distinct fills of a record's hole among the engine's candidates, best first."""
+    result = _fill_record(filler, record, seed, options)
+    texts: list[str] = []
+    for text in [result.spans[0].text] + [c.spans[0].text for c in result.candidates]:
+        if text not in texts:
+            texts.append(text)
+    return texts
 
 
 @dataclass(frozen=True)

@@ -234,3 +234,53 @@ def test_caution_stats_counts_fills_by_caution_with_their_verdicts(tmp_path, cap
     assert rows["repeated word"] == "| repeated word | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"
     assert rows["names"] == "| names | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"  # `g`, `u` bound nowhere
     assert rows["repeated line"] == "| repeated line | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"
+
+
+class CandidateFiller(EchoFiller):
+    """Fills with a best text and alternatives, some of them repeats of another."""
+
+    def __init__(self, texts):
+        self.texts = texts
+
+    def fill_spans(self, text, spans, language, seed, **options):
+        from infill.fills import Candidate
+        results = []
+        for fill in self.texts:
+            self.fill = fill
+            results.append(super().fill_spans(text, spans, language, seed))
+        best, rest = results[0], results[1:]
+        others = tuple(Candidate(r.text, r.spans, -1.0, 0) for r in rest)
+        return type(best)(best.text, best.spans, others, (), 0.0, 0, 6, 0.01, best.language)
+
+
+def test_fill_candidates_gives_distinct_fills_best_first():
+    record = {"prefix": "x = ", "suffix": "\n", "middle": "1", "language": "python"}
+    filler = CandidateFiller(["1", "2", "1", "3", "2"])
+    assert evaluate.fill_candidates(filler, record) == ["1", "2", "3"]
+
+
+def test_pass_at_k_runs_every_candidate_against_the_tests(tmp_path, tiny_model_dir, capsys):
+    # The hole is inside a string, so (almost) any fill passes the first record's test and
+    # none the second's: one hole has a passing candidate, the first-ranked fill.
+    data = write_records(tmp_path / "exec.jsonl", [
+        {"prefix": "s = r\'\'\'", "suffix": "\'\'\'\ny = 2\n", "middle": "z", "language": "python",
+         "test": "assert y == 2"},
+        {"prefix": "s = r\'\'\'", "suffix": "\'\'\'\ny = 2\n", "middle": "z", "language": "python",
+         "test": "assert y == 3"},
+        {"prefix": "x = ", "suffix": "\n", "middle": "1", "language": "python"},  # no test: left out
+    ])
+    spec = importlib.util.spec_from_file_location(
+        "pass_at_k", Path(__file__).parents[1] / "scripts" / "pass_at_k.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    rows = tmp_path / "rows.jsonl"
+    assert script.main([str(data), "--model", str(tiny_model_dir), "--candidates", "2",
+                        "--out", str(rows)]) == 0
+    out = capsys.readouterr().out
+    assert "2 records with tests, K = 2" in out
+    assert "first-ranked fill passes: 1 of 2" in out and "some candidate passes:    1 of 2" in out
+    kept = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert [r["index"] for r in kept] == [0, 1]
+    assert all(r["passed"] == [True] * len(r["fills"]) for r in kept[:1])
+    assert kept[1]["passed"] == [False] * len(kept[1]["fills"])
+    assert all(len(r["fills"]) == len(set(r["fills"])) >= 1 for r in kept)
