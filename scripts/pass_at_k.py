@@ -8,8 +8,8 @@ otherwise: retries, copies, the seed), runs each distinct fill against the recor
 (``infill.evaluate.run_test``: a subprocess in a temporary folder, time-limited) and prints
 how many holes the first-ranked fill passes (pass@1, what ``infill eval --execute`` scores)
 and how many have *any* passing candidate: what a perfect ranker over these candidates would
-pass. ``--out`` keeps one row per record (the distinct fills, best first, and their
-verdicts). This is a measurement of the ranking's ceiling only: the engine never runs code.
+pass. ``--out`` keeps one row per record (its place in the file, the distinct fills best
+first, their verdicts). This measures the ranking's ceiling only: the engine never runs code.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from infill.errors import InputError  # noqa: E402
 from infill.evaluate import fill_candidates, program_of, read_records, run_test  # noqa: E402
 
 
@@ -41,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     import infill
     from infill.options import FillOptions
 
-    records = [r for r in read_records(args.data, args.limit) if r.get("test")]
+    try:
+        records = [(i, r) for i, r in enumerate(read_records(args.data, args.limit)) if r.get("test")]
+    except (OSError, InputError) as exc:
+        raise SystemExit(f"pass_at_k: {exc}") from exc
     if not records:
         raise SystemExit(f"{args.data}: no record has a test to run")
     filler = infill.load(args.model, device="cpu")
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ranks: list[int] = []
     start = time.perf_counter()
     try:
-        for i, record in enumerate(records):
+        for i, record in records:
             texts = fill_candidates(filler, record, args.seed, options)
             passed = [run_test(program_of(record, text), record["test"]) for text in texts]
             fills += len(texts)
