@@ -130,6 +130,13 @@ def pack(root: Path, paths: tuple[str, ...], preset: int) -> dict:
     return {"sizes": sizes, "manifest": manifest}
 
 
+def mismatched(root: Path, files: dict[str, str], under: str | None = None) -> list[str]:
+    """The packed files (of ``under`` alone, if given) missing from the tree or changed."""
+    return [name for name, digest in files.items()
+            if (under is None or name == under or name.startswith(under + "/"))
+            and not ((root / name).is_file() and sha256(root / name) == digest)]
+
+
 def unpack(root: Path) -> int:
     """On the device machine: rebuild the packed paths from .device-pack and verify them."""
     man_path = root / PACK / "manifest.json"
@@ -139,17 +146,12 @@ def unpack(root: Path) -> int:
     for rel, name in manifest["archives"].items():
         with tarfile.open(root / PACK / name, "r:xz") as tar:
             tar.extractall(root, **SAFE)
-    bad = [rel for rel, digest in manifest["files"].items()
-           if not (root / rel).is_file() or sha256(root / rel) != digest]
+    bad = mismatched(root, manifest["files"])
     if bad:
         raise PackError(f"{bad[0]}: differs from the packed file after unpacking ({len(bad)} files)")
     return len(manifest["files"])
 
 
-def _same(root: Path, rel: str, files: dict[str, str]) -> bool:
-    """``rel`` in the tree holds every packed file of it unchanged."""
-    return all((root / name).is_file() and sha256(root / name) == digest
-               for name, digest in files.items() if name == rel or name.startswith(rel + "/"))
 
 
 def restore(root: Path) -> int:
@@ -164,14 +166,13 @@ def restore(root: Path) -> int:
         if not src.exists():
             continue                                # never moved (pack stopped early)
         if dest.exists():
-            if not _same(root, rel, manifest["files"]):
+            if mismatched(root, manifest["files"], under=rel):
                 raise PackError(f"{rel}: differs between the tree and {aside}; move one away by hand")
             shutil.rmtree(src) if src.is_dir() else src.unlink()  # checked out again (a switch)
             continue
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(src, dest)
-    bad = [rel for rel, digest in manifest["files"].items()
-           if not (root / rel).is_file() or sha256(root / rel) != digest]
+    bad = mismatched(root, manifest["files"])
     if bad:
         raise PackError(f"{bad[0]}: differs from the file packed ({len(bad)} files); {aside} kept")
     shutil.rmtree(aside)

@@ -236,7 +236,7 @@ def test_caution_stats_counts_fills_by_caution_with_their_verdicts(tmp_path, cap
     assert rows["repeated line"] == "| repeated line | 1 | 0 of 1 | 1 of 1 | 0 of 1 |"
 
 
-class CandidateFiller(EchoFiller):
+class CandidateFiller:
     """Fills with a best text and alternatives, some of them repeats of another."""
 
     def __init__(self, texts):
@@ -244,11 +244,7 @@ class CandidateFiller(EchoFiller):
 
     def fill_spans(self, text, spans, language, seed, **options):
         from infill.fills import Candidate
-        results = []
-        for fill in self.texts:
-            self.fill = fill
-            results.append(super().fill_spans(text, spans, language, seed))
-        best, rest = results[0], results[1:]
+        best, *rest = (EchoFiller(fill).fill_spans(text, spans, language, seed) for fill in self.texts)
         others = tuple(Candidate(r.text, r.spans, -1.0, 0) for r in rest)
         return type(best)(best.text, best.spans, others, (), 0.0, 0, 6, 0.01, best.language)
 
