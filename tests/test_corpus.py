@@ -22,6 +22,8 @@ from infill.training.corpus import (
     check_quality,
     content_sha256,
     export_data,
+    main,
+    parse_language_caps,
     split_for,
 )
 
@@ -153,6 +155,46 @@ def test_split_depends_on_content_only(tmp_path):
     assert "heldout" in split_a.values() and "train" in split_a.values()
     again, _ = _build(tmp_path / "out-a2", [f"site-packages:{tmp_path / 'a'}"])
     assert again == first
+
+
+def test_training_bytes_stop_at_each_languages_cap(tmp_path):
+    """A language's training files stop at its cap (``language_caps`` before the common one);
+    held-out files are never capped; stats.json records the caps."""
+    _synthetic_site_packages(tmp_path / "sp", [f"mod{i:03d}.py" for i in range(150)])
+    sources = [f"site-packages:{tmp_path / 'sp'}", f"npm:{FIXTURE / 'node_modules'}"]
+    everything, _ = _build(tmp_path / "all", sources)
+    size = {row["id"]: row["bytes"] for row in everything}
+    python_train = sum(r["bytes"] for r in everything if r["language"] == "python" and r["split"] == "train")
+    js_train = sum(r["bytes"] for r in everything if r["language"] == "javascript" and r["split"] == "train")
+    assert js_train > 0
+    common = python_train // 5
+    capped, dropped = _build(tmp_path / "capped", sources, CorpusConfig(max_bytes_per_language=common))
+    wider, _ = _build(tmp_path / "wider", sources,
+                      CorpusConfig(max_bytes_per_language=common, language_caps={"python": 3 * common}))
+
+    def train_bytes(manifest, language):
+        return sum(size[r["id"]] for r in manifest if r["language"] == language and r["split"] == "train")
+
+    assert common - 1000 < train_bytes(capped, "python") <= common
+    assert 3 * common - 1000 < train_bytes(wider, "python") <= 3 * common
+    # the other languages keep the common cap either way
+    assert train_bytes(wider, "javascript") == train_bytes(capped, "javascript") <= common
+    assert any(row["reason"] == "over-language-cap" and row["language"] == "python" for row in dropped)
+    heldout = {r["id"] for r in everything if r["split"] == "heldout"}
+    assert heldout and heldout <= {r["id"] for r in capped}
+    stats = json.loads((tmp_path / "wider" / "stats.json").read_text())
+    assert stats["config"]["language_caps"] == {"python": 3 * common}
+
+
+def test_language_caps_on_the_command_line(tmp_path, capsys):
+    assert parse_language_caps(["python=200000000", "c=5"]) == {"python": 200_000_000, "c": 5}
+    for bad, says in [("pyhton=5", "LANGUAGE one of"), ("python", "LANGUAGE=BYTES"),
+                      ("python=2e8", "positive whole number"), ("python=0", "positive whole number")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["--out", str(tmp_path / "never"), "--language-cap", bad])
+        assert exit_.value.code == 2
+        assert says in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
 
 
 def test_a_build_in_several_processes_gives_the_same_corpus(built, tmp_path):

@@ -70,8 +70,12 @@ def test_script_trains_to_its_deadline_and_leaves_a_loadable_bundle(shard_source
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert log[-1]["event"] == "end" and log[-1]["step"] > 0
     assert (run / "state" / "state.json").exists()  # the full state stays on the machine
-    overlap = json.loads((run / "corpus" / "stats.json").read_text())["eval_overlap"]
+    stats = json.loads((run / "corpus" / "stats.json").read_text())
+    overlap = stats["eval_overlap"]
     assert overlap["sets"] == ["evalsets"] and overlap["records"] > 5000  # evalsets/ and dev/
+    # Python, the language of most evaluation sets, gets a larger share than the others
+    assert stats["config"]["language_caps"] == {"python": 200_000_000}
+    assert stats["config"]["max_bytes_per_language"] == 40_000_000
 
     from infill.training.bundle import unpack_bundle
 

@@ -7,8 +7,9 @@ Pipeline (docs/CONTRACTS.md, "Corpus layout"):
    and exact duplicates.
 3. ``select`` walks each language in content-hash order, drops near-duplicates (MinHash over
    5-gram word shingles, LSH) and, given evaluation sets, training files that repeat one of
-   their holes verbatim (``overlap.py``), and stops at a byte cap so Python does not swamp
-   the rest.
+   their holes verbatim (``overlap.py``), and stops at a byte cap per language so that no
+   language swamps the rest unless asked to (``language_caps``: the GPU recipe gives Python,
+   the language of most evaluation sets, a larger share).
 4. ``write_corpus`` writes manifest, dropped list, xz shards and stats.
 
 Held-out files are chosen by content hash, so the same text lands on the same side on any
@@ -34,12 +35,13 @@ import re
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from infill.languages import LANGUAGES
 from infill.training import licences
 from infill.training.corpus_sources import Candidate, iter_sources, parse_source
 from infill.training.neardup import MinHasher, NearDupIndex
@@ -64,10 +66,15 @@ class CorpusConfig:
     minhash_perms: int = 64
     lsh_bands: int = 16
     max_bytes_per_language: int = 60_000_000
+    language_caps: dict[str, int] = field(default_factory=dict)  # overrides, e.g. {"python": 200_000_000}
     heldout_percent: int = 2
     # The corpus stays on the machine that trains (data/ is exported at preset 9): preset 1
     # compresses 4.4x faster than 3 for 16% more bytes (54 MB of Python: 1.5 s vs 6.6 s).
     xz_preset: int = 1
+
+    def cap(self, language: str) -> int:
+        """Training bytes kept for ``language``."""
+        return self.language_caps.get(language, self.max_bytes_per_language)
 
 
 @dataclass(frozen=True)
@@ -256,7 +263,7 @@ def select(kept: list[Kept], config: CorpusConfig, dropped: list[dict], probes: 
         if item.candidate.language != language:
             language, train_bytes = item.candidate.language, 0
             index = NearDupIndex(config.minhash_perms, config.lsh_bands, config.near_dup_jaccard)
-        if split == "train" and train_bytes + item.nbytes > config.max_bytes_per_language:
+        if split == "train" and train_bytes + item.nbytes > config.cap(language):
             dropped.append(_drop_row(item.candidate, "over-language-cap"))
             continue
         twin = index.find(sig)
@@ -389,6 +396,23 @@ def build_corpus(sources: list[str], out: Path, config: CorpusConfig, log=print,
     return stats
 
 
+def parse_language_caps(specs: list[str]) -> dict[str, int]:
+    """``["python=200000000", ...]`` as ``{"python": 200000000}``; a one-line ValueError
+    names the first malformed item (unknown language, missing ``=``, a size that is not a
+    positive whole number)."""
+    known = sorted(LANGUAGES)
+    caps: dict[str, int] = {}
+    for spec in specs:
+        language, sep, size = spec.partition("=")
+        if not sep or language not in known:
+            raise ValueError(f"--language-cap {spec!r}: expected LANGUAGE=BYTES with LANGUAGE one of "
+                             f"{', '.join(known)}")
+        if not size.isdigit() or int(size) == 0:
+            raise ValueError(f"--language-cap {spec!r}: BYTES must be a positive whole number")
+        caps[language] = int(size)
+    return caps
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="infill train corpus", description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, type=Path, help="corpus directory to (re)write")
@@ -396,6 +420,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="stdlib:, site-packages:[DIR], npm:DIR, cargo:DIR, gocode:DIR, shards:DIR "
                              "(default: stdlib: and site-packages:)")
     parser.add_argument("--max-bytes-per-language", type=int, default=CorpusConfig.max_bytes_per_language)
+    parser.add_argument("--language-cap", action="append", default=[], metavar="LANGUAGE=BYTES",
+                        help="another cap for one language's training bytes (repeatable), "
+                             "e.g. python=200000000")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="processes that read and screen the files (default 0: one per core)")
     parser.add_argument("--exclude-overlap", action="append", metavar="PATH",
@@ -413,7 +440,11 @@ def main(argv: list[str] | None = None) -> int:
         print("exported:", json.dumps(export_data(args.out, args.export_data, args.export_max_bytes_per_language)))
         return 0
     sources = args.source or ["stdlib:", "site-packages:"]
-    config = replace(CorpusConfig(), max_bytes_per_language=args.max_bytes_per_language)
+    try:
+        caps = parse_language_caps(args.language_cap)
+    except ValueError as error:
+        parser.error(str(error))
+    config = replace(CorpusConfig(), max_bytes_per_language=args.max_bytes_per_language, language_caps=caps)
     try:
         stats = build_corpus(sources, args.out, config, jobs=args.jobs or os.cpu_count() or 1,
                              exclude_overlap=args.exclude_overlap)
