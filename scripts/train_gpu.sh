@@ -8,8 +8,9 @@
 # Budget (docs/TRAINING.md): one command of at most 10 minutes inside 15 minutes of device
 # time (the machine's start included); at most 8 files of 16 MiB (64 MiB) come back from
 # $OUT. So the command ends by itself DEADLINE seconds after it starts (default 540), and
-# $OUT holds only the bundle of infill/training/bundle.py: the model's bf16 safetensors
-# shards (15 MB at most; four for v1-h200), meta.tar (configs) and train_log.jsonl. The
+# $OUT holds only the corpus's corpus_stats.json and the bundle of infill/training/bundle.py:
+# the model's bf16 safetensors shards (15 MB at most; four for v1-h200), meta.tar (configs)
+# and train_log.jsonl. The
 # bundle is rewritten at every save (every SAVE_MINUTES, and at the end), file by file
 # through a rename, so a command cut at its limit still returns the last complete one.
 # The full state (float32 weights and AdamW moments, safetensors + JSON, no pickles) stays
@@ -74,6 +75,8 @@ if [ ! -f "$RUN/corpus/stats.json" ]; then
       --max-bytes-per-language "$MAX_LANGUAGE_BYTES" --language-cap "python=$PYTHON_BYTES" \
       --exclude-overlap evalsets 2>&1 | tee "$RUN/corpus.out"
 fi
+# What the corpus holds (languages, licences, the evaluation holes it repeats) comes back too.
+cp "$RUN/corpus/stats.json" "$OUT/corpus_stats.json.tmp" && mv "$OUT/corpus_stats.json.tmp" "$OUT/corpus_stats.json"
 
 # Minutes of training left: the deadline less what has been spent, less a margin for
 # start-up (data, held-out batches) and the final evaluation and save. A resumed run's

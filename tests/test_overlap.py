@@ -58,7 +58,8 @@ def test_copies_are_dropped_and_common_code_is_kept():
     overlaps = {"a": ["rare"], "b": ["common"], "c": ["common"], "d": ["common"], "e": ["common", "rare"]}
     drop, counts = copies_to_drop(overlaps, max_copies=3)
     assert drop == {"a": "rare", "e": "rare"}
-    assert counts == {"holes_copied": 1, "holes_common": 1, "files_dropped": 2, "max_copies": 3}
+    assert counts == {"holes_copied": 1, "holes_common": 1, "files_dropped": 2, "max_copies": 3,
+                      "common_records": ["common"]}
 
 
 def test_bad_evaluation_sets_are_one_line_errors(tmp_path):

@@ -71,6 +71,7 @@ def test_script_trains_to_its_deadline_and_leaves_a_loadable_bundle(shard_source
     assert log[-1]["event"] == "end" and log[-1]["step"] > 0
     assert (run / "state" / "state.json").exists()  # the full state stays on the machine
     stats = json.loads((run / "corpus" / "stats.json").read_text())
+    assert json.loads((out / "corpus_stats.json").read_text()) == stats  # it comes back with the bundle
     overlap = stats["eval_overlap"]
     assert overlap["sets"] == ["evalsets"] and overlap["records"] > 5000  # evalsets/ and dev/
     # Python, the language of most evaluation sets, gets a larger share than the others

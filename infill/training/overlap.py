@@ -112,8 +112,9 @@ def copies_to_drop(overlaps: dict[str, list[str]], max_copies: int = MAX_COPIES)
     evaluation file (another version, a vendored or "Copied from" duplicate): those files go.
     One found in more is common code (licence headers, include guards, "use strict"
     preambles): dropping every file that has it would remove no knowledge the model could not
-    get elsewhere, so they stay and are only counted. Returns ``{file key: record id}`` for
-    the files to drop, and counts for the corpus's stats."""
+    get elsewhere, so they stay and are counted and named (``common_records``: an evaluation
+    can leave them out). Returns ``{file key: record id}`` for the files to drop, and counts
+    for the corpus's stats."""
     files_per_record: dict[str, int] = defaultdict(int)
     for ids in overlaps.values():
         for record_id in ids:
@@ -124,6 +125,7 @@ def copies_to_drop(overlaps: dict[str, list[str]], max_copies: int = MAX_COPIES)
         first = next((r for r in ids if r in copied), None)
         if first is not None:
             drop[key] = first
-    stats = {"holes_copied": len(copied), "holes_common": len(files_per_record) - len(copied),
-             "files_dropped": len(drop), "max_copies": max_copies}
+    common = sorted(r for r in files_per_record if r not in copied)
+    stats = {"holes_copied": len(copied), "holes_common": len(common),
+             "files_dropped": len(drop), "max_copies": max_copies, "common_records": common}
     return drop, stats
