@@ -10,9 +10,9 @@
 # $OUT. So the command ends by itself DEADLINE seconds after it starts (default 540), and
 # $OUT holds only the corpus's corpus_stats.json and the bundle of infill/training/bundle.py:
 # the model's bf16 safetensors shards (15 MB at most; four for v1-h200), meta.tar (configs)
-# and train_log.jsonl. The
-# bundle is rewritten at every save (every SAVE_MINUTES, and at the end), file by file
-# through a rename, so a command cut at its limit still returns the last complete one.
+# and train_log.jsonl. The bundle is rewritten at every save (every SAVE_MINUTES, and at the
+# end), file by file through a rename, so a command cut at its limit still returns the last
+# complete one.
 # The full state (float32 weights and AdamW moments, safetensors + JSON, no pickles) stays
 # in $RUN/state on the machine: the same command run again on the same machine resumes it.
 # On a fresh machine, continue from a checkpoint with INIT=DIR (weights only; a fresh
