@@ -1,19 +1,23 @@
 """Compare two ``infill eval --records`` runs record by record.
 
     python scripts/compare_records.py A.jsonl B.jsonl [--system model] [--system-b model]
+                                      [--leave-out corpus_stats.json ...]
 
 For every set the two runs share and every verdict (pass@1, parse-valid, exact), prints how
 many records both systems got right, only A, only B, and the exact two-sided sign test on
 the records where they disagree (McNemar's exact test). Two checkpoints scored on the same
 records differ by chance by a few records; the p-value says whether a difference is more
 than that. Records are paired by (set, place in the set, id); a record in only one run is left out and
-counted.
+counted. A run's file may be xz-compressed (``.jsonl.xz``). ``--leave-out`` leaves out records by id too: a corpus's ``stats.json`` (the common
+evaluation holes its training split repeats, ``eval_overlap.common_records``), the ``--ids``
+file of ``scripts/eval_overlap.py`` (every measure), or a JSON list of ids.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import lzma
 import sys
 from math import comb
 from pathlib import Path
@@ -23,7 +27,12 @@ VERDICTS = ("passed", "parse_valid", "exact")
 
 def read(path: str, system: str) -> dict[tuple[str, int, str], dict]:
     rows = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = (lzma.open(path, "rt", encoding="utf-8").read() if path.endswith(".xz")
+                else Path(path).read_text(encoding="utf-8"))
+    except (OSError, lzma.LZMAError) as exc:
+        raise SystemExit(f"{path}: cannot read ({exc})") from exc
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -34,6 +43,22 @@ def read(path: str, system: str) -> dict[tuple[str, int, str], dict]:
         if row.get("system") == system:
             rows[key] = row
     return rows
+
+
+def leave_out_ids(path: str) -> set[str]:
+    """The record ids a ``--leave-out`` file names (see the module docstring)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"{path}: cannot read the ids to leave out ({exc})") from exc
+    if isinstance(data, dict) and "eval_overlap" in data:
+        data = data["eval_overlap"].get("common_records")
+    elif isinstance(data, dict):
+        data = [i for ids in data.values() if isinstance(ids, list) for i in ids]
+    if not isinstance(data, list) or not all(isinstance(i, str) for i in data):
+        raise SystemExit(f"{path}: expected a corpus stats.json with eval_overlap.common_records, "
+                         "eval_overlap.py's --ids file, or a JSON list of record ids")
+    return set(data)
 
 
 def sign_test(a_only: int, b_only: int) -> float:
@@ -71,8 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("b")
     parser.add_argument("--system", default="model", help="rows of A to compare (default model)")
     parser.add_argument("--system-b", help="rows of B (default: as --system)")
+    parser.add_argument("--leave-out", action="append", default=[], metavar="FILE",
+                        help="leave out the records this file names (repeatable)")
     args = parser.parse_args(argv)
-    rows = compare(read(args.a, args.system), read(args.b, args.system_b or args.system))
+    a, b = read(args.a, args.system), read(args.b, args.system_b or args.system)
+    if args.leave_out:
+        ids = set().union(*map(leave_out_ids, args.leave_out))
+        left = {k for k in a.keys() | b.keys() if k[2] in ids}
+        a = {k: v for k, v in a.items() if k not in left}
+        b = {k: v for k, v in b.items() if k not in left}
+        print(f"left out: {len(left)} record(s) named by {', '.join(args.leave_out)}", file=sys.stderr)
+    rows = compare(a, b)
     if not rows:
         print("no records in common", file=sys.stderr)
         return 1

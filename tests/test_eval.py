@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import lzma
 
 from pathlib import Path
 
@@ -138,6 +139,24 @@ def test_records_file_pairs_two_runs_record_by_record(tmp_path, tiny_model_dir):
     assert rows_["parse_valid"]["both"] == 1 and rows_["parse_valid"]["p"] == 1.0
     assert compare.sign_test(0, 0) == 1.0 and compare.sign_test(10, 0) == 2 / 2 ** 10
     assert abs(compare.sign_test(3, 5) - compare.sign_test(5, 3)) < 1e-12 and compare.sign_test(4, 4) == 1.0
+
+    packed = tmp_path / "good.jsonl.xz"
+    with lzma.open(packed, "wt", encoding="utf-8") as handle:
+        handle.write(good.read_text())
+    assert compare.read(str(packed), "model") == compare.read(str(good), "model")
+
+    # records an evaluation must not count (holes the training split repeats) are left out by id
+    stats = tmp_path / "corpus_stats.json"
+    stats.write_text(json.dumps({"eval_overlap": {"common_records": ["t:a:1"]}}))
+    assert compare.main([str(good), str(bad), "--leave-out", str(stats)]) == 1  # nothing left to pair
+    assert compare.leave_out_ids(str(stats)) == {"t:a:1"}
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps({"probe": ["x"], "lines": ["y", "x"]}))
+    assert compare.leave_out_ids(str(ids)) == {"x", "y"}
+    assert compare.main([str(good), str(bad), "--leave-out", str(ids)]) == 0
+    ids.write_text(json.dumps({"eval_overlap": {}}))
+    with pytest.raises(SystemExit, match="common_records"):
+        compare.leave_out_ids(str(ids))
 
 
 def test_jobs_share_the_records_out_and_fill_them_as_one_process_does(tmp_path, tiny_model_dir,
