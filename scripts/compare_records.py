@@ -7,10 +7,11 @@ For every set the two runs share and every verdict (pass@1, parse-valid, exact),
 many records both systems got right, only A, only B, and the exact two-sided sign test on
 the records where they disagree (McNemar's exact test). Two checkpoints scored on the same
 records differ by chance by a few records; the p-value says whether a difference is more
-than that. Records are paired by (set, place in the set, id); a record in only one run is left out and
-counted. A run's file may be xz-compressed (``.jsonl.xz``). ``--leave-out`` leaves out records by id too: a corpus's ``stats.json`` (the common
-evaluation holes its training split repeats, ``eval_overlap.common_records``), the ``--ids``
-file of ``scripts/eval_overlap.py`` (every measure), or a JSON list of ids.
+than that. Records are paired by (set, place in the set, id); a record in only one run is
+left out and counted. A run's file may be xz-compressed (``.jsonl.xz``). ``--leave-out``
+leaves out records by id too: a corpus's ``stats.json`` (the common evaluation holes its
+training split repeats, ``eval_overlap.common_records``), the ``--ids`` file of
+``scripts/eval_overlap.py`` (every measure), or a JSON list of ids.
 """
 
 from __future__ import annotations
@@ -27,9 +28,10 @@ VERDICTS = ("passed", "parse_valid", "exact")
 
 def read(path: str, system: str) -> dict[tuple[str, int, str], dict]:
     rows = {}
+    opener = lzma.open if path.endswith(".xz") else open
     try:
-        text = (lzma.open(path, "rt", encoding="utf-8").read() if path.endswith(".xz")
-                else Path(path).read_text(encoding="utf-8"))
+        with opener(path, "rt", encoding="utf-8") as handle:
+            text = handle.read()
     except (OSError, lzma.LZMAError) as exc:
         raise SystemExit(f"{path}: cannot read ({exc})") from exc
     for number, line in enumerate(text.splitlines(), start=1):

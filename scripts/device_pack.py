@@ -152,8 +152,6 @@ def unpack(root: Path) -> int:
     return len(manifest["files"])
 
 
-
-
 def restore(root: Path) -> int:
     """Here, after the call: move the originals back and drop .device-pack."""
     aside = aside_dir(root)

@@ -400,13 +400,12 @@ def parse_language_caps(specs: list[str]) -> dict[str, int]:
     """``["python=200000000", ...]`` as ``{"python": 200000000}``; a one-line ValueError
     names the first malformed item (unknown language, missing ``=``, a size that is not a
     positive whole number)."""
-    known = sorted(LANGUAGES)
     caps: dict[str, int] = {}
     for spec in specs:
         language, sep, size = spec.partition("=")
-        if not sep or language not in known:
+        if not sep or language not in LANGUAGES:
             raise ValueError(f"--language-cap {spec!r}: expected LANGUAGE=BYTES with LANGUAGE one of "
-                             f"{', '.join(known)}")
+                             f"{', '.join(sorted(LANGUAGES))}")
         if not size.isdigit() or int(size) == 0:
             raise ValueError(f"--language-cap {spec!r}: BYTES must be a positive whole number")
         caps[language] = int(size)
