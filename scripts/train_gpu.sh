@@ -35,6 +35,9 @@
 #   PYTHON_BYTES [200000000]        Python's training bytes instead (most evaluation sets are
 #                                   Python; at 40 MB v1 saw Python in 17% of its examples)
 #   INIT []               a checkpoint folder to start from   SEED [0]   PYTHON [python3]
+#   PROFILE_STEPS [5]     steps 20.. under torch.profiler: a "profile" row in train_log.jsonl
+#                         (kernel time, busy share, the lines that make the host wait) and
+#                         the profiler's table in the log; 0: none (infill/training/profiling.py)
 #   EXTRA []              more trainer flags (e.g. "--device cpu --max-steps 5")
 set -euo pipefail
 START=$(date +%s)
@@ -50,6 +53,7 @@ LR=${LR:-2e-3}
 WARMUP=${WARMUP:-300}
 SAVE_MINUTES=${SAVE_MINUTES:-3}
 SEED=${SEED:-0}
+PROFILE_STEPS=${PROFILE_STEPS:-5}
 SOURCES=${SOURCES:-"stdlib: site-packages: shards:data"}
 MAX_LANGUAGE_BYTES=${MAX_LANGUAGE_BYTES:-40000000}
 PYTHON_BYTES=${PYTHON_BYTES:-200000000}
@@ -79,13 +83,14 @@ fi
 cp "$RUN/corpus/stats.json" "$OUT/corpus_stats.json.tmp" && mv "$OUT/corpus_stats.json.tmp" "$OUT/corpus_stats.json"
 
 # Minutes of training left: the deadline less what has been spent, less a margin for
-# start-up (data, held-out batches) and the final evaluation and save. A resumed run's
-# budget counts its earlier sessions too.
+# start-up (data, held-out batches) and the final evaluation and save: 34 s in v1's run on
+# the H200 (508 s of 540 with a 65 s margin), so 7% of the deadline (38 s at 540). A resumed
+# run's budget counts its earlier sessions too.
 MINUTES=$("$PY" - "$RUN" "$START" "$DEADLINE" <<'EOF'
 import json, sys, time
 from pathlib import Path
 run, start, deadline = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
-left = deadline - (time.time() - start) - max(20.0, 0.12 * deadline)
+left = deadline - (time.time() - start) - max(20.0, 0.07 * deadline)
 before = 0.0
 state = run / "state" / "state.json"
 if state.exists():
@@ -100,6 +105,6 @@ init=()
 "$PY" -m infill.training.trainer train --corpus "$RUN/corpus" --tokenizer data/tokenizer --out "$RUN" \
     --size "$SIZE" --seq-len "$SEQ" --batch-size "$BATCH" --lr "$LR" --warmup-steps "$WARMUP" --seed "$SEED" \
     --max-minutes "$MINUTES" --eval-every 500 --log-every 50 --save-every-minutes "$SAVE_MINUTES" \
-    --export "$OUT" --resume "${init[@]}" ${EXTRA:-} 2>&1 | tee "$RUN/train.out"
+    --profile-steps "$PROFILE_STEPS" --export "$OUT" --resume "${init[@]}" ${EXTRA:-} 2>&1 | tee "$RUN/train.out"
 echo "done in $(( $(date +%s) - START ))s; bundle in $OUT:"
 ls -l "$OUT"

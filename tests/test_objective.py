@@ -91,7 +91,7 @@ def test_loss_weights_are_one_over_t_by_hand():
     assert math.isclose(float(out.masked_ce), masked_ce, rel_tol=1e-5)
     assert math.isclose(float(out.replaced_ce), replaced_ce, rel_tol=1e-5)
     assert math.isclose(float(out.loss), masked_ce + replaced_ce, rel_tol=1e-5)
-    assert (out.n_masked, out.n_maskable, out.n_checked) == (3, 5, 2)
+    assert (int(out.n_masked), int(out.n_maskable), int(out.n_checked), out.n_selected) == (3, 5, 2, 5)
 
 
 def test_mask_logit_is_never_a_prediction():
@@ -185,3 +185,17 @@ def test_collate_pads():
     assert batch["attention_mask"].sum().item() == 7
     assert batch["maskable"].sum().item() == 1
     assert batch["rows"].tolist() == [7, 9]
+
+
+def test_loss_leaves_the_callers_logits_alone():
+    """The <mask> column is forbidden on the loss's own float32 copy, never in the caller's tensor."""
+    logits = torch.randn(4, 8)
+    before = logits.clone()
+    out = sparse_diffusion_loss(logits, torch.tensor([3, 4, 5, 6]), torch.tensor([True, True, False, False]),
+                                torch.ones(4), 2, mask_id=0)
+    assert torch.equal(logits, before) and torch.isfinite(out.loss)
+    half = logits.bfloat16().requires_grad_()
+    out = sparse_diffusion_loss(half, torch.tensor([3, 4, 5, 6]), torch.tensor([True, True, False, False]),
+                                torch.ones(4), torch.tensor(2), mask_id=0)
+    out.loss.backward()
+    assert half.grad.dtype == torch.bfloat16 and bool((half.grad[:, 0] == 0).all())  # no gradient into <mask>

@@ -68,7 +68,9 @@ def test_script_trains_to_its_deadline_and_leaves_a_loadable_bundle(shard_source
     assert "meta.tar" in names and "train_log.jsonl" in names and any(n.endswith(".safetensors") for n in names)
     assert not any(n.endswith(".tmp") for n in names)
     log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
-    assert log[-1]["event"] == "end" and log[-1]["step"] > 0
+    assert log[-1]["event"] == "end" and log[-1]["step"] > 25
+    (profile,) = [r for r in log if r.get("event") == "profile"]  # steps 20-24 under the profiler
+    assert (profile["step"], profile["steps"]) == (20, 5) and profile["top_host"]
     assert (run / "state" / "state.json").exists()  # the full state stays on the machine
     stats = json.loads((run / "corpus" / "stats.json").read_text())
     assert json.loads((out / "corpus_stats.json").read_text()) == stats  # it comes back with the bundle

@@ -287,3 +287,68 @@ def test_errors_without_compile_are_not_swallowed(run, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "loss_on_batch", broken)
     with pytest.raises(ValueError, match="a real bug"):
         train(replace(run, out=str(tmp_path / "bug"), compile="off", max_steps=2))
+
+
+# ---------------------------------------------------------------- profiling
+
+
+def training_rows(config):
+    return [(r["step"], r["loss"], r["grad_norm"]) for r in read_log(config) if "loss" in r and "event" not in r]
+
+
+def test_profiled_steps_log_where_the_time_goes_and_train_the_same(run, tmp_path):
+    plain = replace(run, out=str(tmp_path / "plain"), max_steps=8, eval_every=100)
+    profiled = replace(plain, out=str(tmp_path / "profiled"), profile_steps=3, profile_after=2)
+    train(plain)
+    train(profiled)
+    (row,) = [r for r in read_log(profiled) if r.get("event") == "profile"]
+    assert (row["step"], row["steps"], row["device"]) == (2, 3, "cpu")
+    assert row["wall_ms_per_step"] > 0
+    ops = [name for name, ms, calls in row["top_host"]]
+    assert "aten::mm" in ops or "aten::addmm" in ops  # the encoder's matrix products are in it
+    assert all(ms >= 0 and calls >= 0 for _, ms, calls in row["top_host"])
+    assert training_rows(profiled) == training_rows(plain)  # measuring changes nothing
+
+
+def test_a_failing_profiler_is_logged_and_training_goes_on(run, tmp_path, monkeypatch):
+    def no_profiler(*args, **kwargs):
+        raise RuntimeError("CUPTI could not be loaded")
+
+    monkeypatch.setattr(torch.profiler, "profile", no_profiler)
+    config = replace(run, out=str(tmp_path / "noprofile"), max_steps=4, eval_every=100, profile_steps=2,
+                     profile_after=1)
+    train(config)
+    log = read_log(config)
+    (failed,) = [r for r in log if r.get("event") == "profile_failed"]
+    assert failed["step"] == 1 and "CUPTI could not be loaded" in failed["error"]
+    assert log[-1]["event"] == "end" and log[-1]["step"] == 4
+
+
+def test_a_run_that_ends_inside_the_profiled_steps_still_logs_them(run, tmp_path):
+    config = replace(run, out=str(tmp_path / "short"), max_steps=3, eval_every=100, profile_steps=10,
+                     profile_after=1)
+    train(config)
+    (row,) = [r for r in read_log(config) if r.get("event") == "profile"]
+    assert (row["step"], row["steps"]) == (1, 2)
+
+
+def test_profile_summary_on_cuda_counts_kernel_time_and_the_places_that_wait():
+    """The CUDA half of the summary, on stand-in profiler rows (this machine has no GPU)."""
+    from types import SimpleNamespace as Row
+
+    from infill.training.profiling import summarise
+
+    events = [Row(key="aten::mm", self_cpu_time_total=900.0, self_device_time_total=0.0, count=40),
+              Row(key="sm90_gemm_bf16", self_cpu_time_total=0.0, self_device_time_total=60_000.0, count=40),
+              Row(key="triton_fused_layer_norm", self_cpu_time_total=0.0, self_device_time_total=20_000.0, count=20),
+              Row(key="cudaStreamSynchronize", self_cpu_time_total=15_000.0, self_device_time_total=0.0, count=4)]
+    warned = [Row(filename="/x/infill/training/steps.py", lineno=30, message="called a synchronizing CUDA operation")] * 2
+    warned += [Row(filename="/x/infill/training/trainer.py", lineno=318, message="called a synchronizing CUDA operation")] * 2
+    row = summarise(events, steps=2, wall_s=0.1, device="cuda", syncs=warned)
+    assert row["wall_ms_per_step"] == 50.0
+    assert row["device_busy_ms_per_step"] == 40.0  # (60 + 20) ms of kernels over 2 steps
+    assert row["device_busy_share"] == 0.8
+    assert row["top_device"] == [["sm90_gemm_bf16", 30.0, 20], ["triton_fused_layer_norm", 10.0, 10]]
+    assert row["top_host"][0] == ["cudaStreamSynchronize", 7.5, 2]
+    assert row["syncs_per_step"] == 2.0
+    assert row["sync_sites"] == {"steps.py:30": 2, "trainer.py:318": 2}

@@ -17,6 +17,7 @@ Nothing here knows about text; ``data.py`` builds the examples.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -35,14 +36,20 @@ class Noised(NamedTuple):
 
 @dataclass
 class LossOut:
-    """The training loss and its parts (scalars; ``loss`` carries the graph)."""
+    """The training loss and its parts (scalars; ``loss`` carries the graph).
+
+    The counts are 0-d tensors on the loss's device, so that computing the loss never waits
+    for the accelerator; ``int()`` one to read it. ``n_selected`` (masked + checked) is known
+    on the host from the shapes alone.
+    """
 
     loss: torch.Tensor
     masked_ce: torch.Tensor  # sum over masked of CE / t, divided by the number of maskable tokens
     replaced_ce: torch.Tensor  # mean CE over checked (replaced + kept) positions
-    n_masked: int
-    n_maskable: int
-    n_checked: int
+    n_masked: torch.Tensor
+    n_maskable: torch.Tensor
+    n_checked: torch.Tensor
+    n_selected: int
 
 
 def sample_t(batch_size: int, eps: float = 1e-3, generator: torch.Generator | None = None,
@@ -63,6 +70,15 @@ def ordinary_ids(vocab_size: int, special_ids, device: str | torch.device = "cpu
     keep = torch.ones(vocab_size, dtype=torch.bool, device=device)
     keep[torch.as_tensor(sorted(set(special_ids)), dtype=torch.long, device=device)] = False
     return keep.nonzero().squeeze(1)  # (V',)
+
+
+@functools.lru_cache(maxsize=8)
+def _noise_tables(vocab_size: int, special_ids: tuple[int, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the special ids, the ordinary ids) on ``device``, made once: building them copies from
+    the host and counts (``nonzero``), and each would make every training step wait for the
+    accelerator. Read-only: callers must not write into them."""
+    specials = torch.as_tensor(special_ids, dtype=torch.long, device=device)  # (S,)
+    return specials, ordinary_ids(vocab_size, special_ids, device)
 
 
 def random_replacements(ids: torch.Tensor, allowed: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -86,30 +102,22 @@ def apply_noise(ids: torch.Tensor, maskable: torch.Tensor, t: torch.Tensor, mask
     Of the visible, unprotected positions, a share ``replace_rate`` gets a random ordinary id
     (``replaced``) and another share ``replace_rate`` of the rest is ``kept`` for the loss.
     """
+    specials, allowed = _noise_tables(vocab_size, tuple(sorted(set(special_ids))), ids.device)
     if protected is None:
-        specials = torch.as_tensor(sorted(set(special_ids)), dtype=ids.dtype, device=ids.device)
-        protected = torch.isin(ids, specials) & ~maskable  # (B, L)
+        protected = torch.isin(ids, specials.to(ids.dtype)) & ~maskable  # (B, L)
     maskable = maskable & ~protected
     masked = mask_positions(maskable, t, generator)  # (B, L)
     visible = ~masked & ~protected  # (B, L)
     u = torch.rand(ids.shape, generator=generator, device=ids.device)  # (B, L)
     replaced = visible & (u < replace_rate)  # (B, L)
     kept = visible & (u >= replace_rate) & (u < 2 * replace_rate)  # (B, L)
-    allowed = ordinary_ids(vocab_size, special_ids, ids.device)
     noisy = torch.where(replaced, random_replacements(ids, allowed, generator), ids)  # (B, L)
     noisy = torch.where(masked, torch.full_like(ids, mask_id), noisy)  # (B, L)
     return Noised(noisy, masked, replaced, kept)
 
 
-def forbid_mask(logits: torch.Tensor, mask_id: int) -> torch.Tensor:
-    """``logits`` with ``<mask>`` set to -inf: it is never a valid prediction. (..., V)"""
-    logits = logits.clone()
-    logits[..., mask_id] = float("-inf")
-    return logits
-
-
 def sparse_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, is_masked: torch.Tensor,
-                          t: torch.Tensor, n_maskable: int, mask_id: int) -> LossOut:
+                          t: torch.Tensor, n_maskable: int | torch.Tensor, mask_id: int) -> LossOut:
     """The loss over the selected positions only (the trainer's fast path).
 
     logits: (N, V) at the N positions that are masked or checked; targets: (N,) original ids;
@@ -120,15 +128,22 @@ def sparse_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, is_masked
                  the number of maskable positions in the whole batch, masked or not)
     replaced_ce = mean_{checked i} CE_i     (weight 1)
     loss = masked_ce + replaced_ce
+
+    No count is read on the host here (``n_maskable`` may be a 0-d tensor), so the loss never
+    makes the accelerator wait for the Python side.
     """
-    logits = forbid_mask(logits.float(), mask_id)  # (N, V)
-    ce = F.cross_entropy(logits, targets, reduction="none")  # (N,)
-    n_masked = int(is_masked.sum())
-    n_checked = int((~is_masked).sum())
-    masked_ce = (ce * is_masked / t).sum() / max(n_maskable, 1)
-    replaced_ce = (ce * ~is_masked).sum() / max(n_checked, 1)
+    wide = logits.float()  # (N, V); a new tensor when the logits are bf16
+    if wide.data_ptr() == logits.data_ptr():
+        wide = wide.clone()  # float32 already: do not write into the caller's tensor
+    wide[:, mask_id] = float("-inf")  # <mask> is never a valid prediction
+    ce = F.cross_entropy(wide, targets, reduction="none")  # (N,)
+    n_maskable = torch.as_tensor(n_maskable, device=ce.device)
+    n_masked = is_masked.sum()
+    n_checked = is_masked.numel() - n_masked
+    masked_ce = (ce * is_masked / t).sum() / n_maskable.clamp(min=1)
+    replaced_ce = (ce * ~is_masked).sum() / n_checked.clamp(min=1)
     return LossOut(masked_ce + replaced_ce, masked_ce.detach(), replaced_ce.detach(),
-                   n_masked, n_maskable, n_checked)
+                   n_masked, n_maskable, n_checked, int(is_masked.numel()))
 
 
 def diffusion_loss(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tensor, replaced: torch.Tensor,
@@ -142,6 +157,6 @@ def diffusion_loss(logits: torch.Tensor, ids: torch.Tensor, masked: torch.Tensor
     """
     checked = replaced if kept is None else replaced | kept  # (B, L)
     select = masked | checked  # (B, L)
-    n_maskable = int((masked if maskable is None else maskable).sum())
+    n_maskable = (masked if maskable is None else maskable).sum()
     t_pos = t[:, None].expand_as(ids)  # (B, L)
     return sparse_diffusion_loss(logits[select], ids[select], masked[select], t_pos[select], n_maskable, mask_id)

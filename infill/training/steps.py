@@ -15,7 +15,12 @@ if TYPE_CHECKING:
 
 
 def noised_batch(batch: dict, ids: dict, vocab_size: int, replace_rate: float, generator, t=None):
-    """Noise a collated batch: returns (noisy_ids, select, targets, is_masked, t_pos, n_maskable)."""
+    """Noise a collated batch: returns (noisy_ids, where, targets, is_masked, t_pos, n_maskable).
+
+    ``where`` is the (row, column) index of the N selected positions (masked or checked), in
+    row-major order. It is found once (``nonzero``: the step's one wait for the accelerator
+    before the gradient norm) and every selection below gathers with it.
+    """
     from infill.training.objective import apply_noise, sample_t
 
     clean = batch["input_ids"]  # (B, L)
@@ -24,9 +29,8 @@ def noised_batch(batch: dict, ids: dict, vocab_size: int, replace_rate: float, g
         t = sample_t(B, generator=generator, device=clean.device)  # (B,)
     n = apply_noise(clean, batch["maskable"], t, ids["<mask>"], vocab_size, replace_rate,
                     special_ids=list(ids.values()), generator=generator)
-    select = n.masked | n.replaced | n.kept  # (B, L)
-    t_pos = t[:, None].expand_as(clean)[select]  # (N,)
-    return n.noisy_ids, select, clean[select], n.masked[select], t_pos, int(batch["maskable"].sum())
+    where = (n.masked | n.replaced | n.kept).nonzero(as_tuple=True)  # 2 x (N,)
+    return n.noisy_ids, where, clean[where], n.masked[where], t[where[0]], batch["maskable"].sum()
 
 
 def loss_on_batch(model, encoder, batch: dict, ids: dict, vocab_size: int, replace_rate: float,
@@ -34,11 +38,11 @@ def loss_on_batch(model, encoder, batch: dict, ids: dict, vocab_size: int, repla
     """Forward one batch and return the ``LossOut`` (selected positions only)."""
     from infill.training.objective import sparse_diffusion_loss
 
-    noisy, select, targets, is_masked, t_pos, n_maskable = noised_batch(
+    noisy, where, targets, is_masked, t_pos, n_maskable = noised_batch(
         batch, ids, vocab_size, replace_rate, generator, t)
     with autocast():
         hidden = encoder(input_ids=noisy, attention_mask=batch["attention_mask"]).last_hidden_state  # (B, L, H)
-        logits = model.decoder(model.head(hidden[select]))  # (N, V)
+        logits = model.decoder(model.head(hidden[where]))  # (N, V)
     return sparse_diffusion_loss(logits, targets, is_masked, t_pos, n_maskable, ids["<mask>"])
 
 

@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from infill.training.profiling import StepProfile
 from infill.training.state import has_state, load_state, save_state, swap_in
 from infill.training.steps import evaluate, heldout_batches, loss_on_batch, resolve_device, use_bf16
 
@@ -68,6 +69,8 @@ class TrainConfig:
     save_dtype: str = "bfloat16"
     init_from: str = ""  # a checkpoint folder to start from (weights only); its context may grow
     export: str = ""  # a folder that gets a compact bundle (bundle.py) at every save, e.g. $OUT
+    profile_steps: int = 0  # profile this many steps (profiling.py): a "profile" row in the log
+    profile_after: int = 20  # ... starting this many steps into the session (compilation done)
     notes: str = ""
 
     def __post_init__(self) -> None:
@@ -258,17 +261,22 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     tokens_at_log, selected_at_log = tokens, 0
     stop = StopFlag()
 
+    def log_row(row: dict) -> None:
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+        print(json.dumps(row), flush=True)
+
     def forward_backward():
         """One optimizer step's batches through the model; their gradients accumulate."""
         nonlocal rows_done, tokens, selected_at_log
         for _ in range(config.grad_accum):
             batch = next(batches)
             rows_done = max(rows_done, int(batch["rows"].max()) + 1)
+            tokens += int(batch["attention_mask"].sum())  # counted on the host, before the copy
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             out_loss = loss_on_batch(model, encoder, batch, ids, vocab_size, config.replace_rate, generator, autocast)
             (out_loss.loss / config.grad_accum).backward()
-            tokens += int(batch["attention_mask"].sum())
-            selected_at_log += out_loss.n_masked + out_loss.n_checked
+            selected_at_log += out_loss.n_selected
         return out_loss
 
     def first_step_or_eager():
@@ -296,7 +304,11 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     skipped = nonfinite_in_row = 0
     diverged = False
     first_step = step
+    profile = StepProfile(device, first_step + config.profile_after, config.profile_steps)
+
     while progress(config, step, tokens, elapsed) < 1.0 and not stop.raised:
+        if profile.due(step) and (failed := profile.begin(step)):
+            log_row(failed)
         lr = learning_rate(config, step, progress(config, step, tokens, elapsed))
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -311,9 +323,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             nonfinite_in_row += 1
             row = {"event": "nonfinite", "step": step, "tokens": tokens, "loss": str(float(out_loss.loss.detach())),
                    "grad_norm": str(float(grad_norm)), "skipped": skipped}  # "nan", "inf": not JSON numbers
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            print(json.dumps(row), flush=True)
+            log_row(row)
             if nonfinite_in_row >= MAX_NONFINITE_IN_A_ROW:
                 diverged = True
                 print(f"{nonfinite_in_row} steps in a row had an inf or NaN gradient: stopping with the "
@@ -324,6 +334,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
+        if profile.finished(step):
+            log_row(profile.end(step))
 
         if step % config.log_every == 0 or step == 1:
             now = time.time()
@@ -337,22 +349,20 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
                 sel_s = selected_at_log / max(now - last_log, 1e-9)
                 flops = 6 * n_body * tok_s + 6 * vocab_size * size.hidden * sel_s + 12 * size.layers * seq_len * size.hidden * tok_s
                 row["mfu"] = round(flops / H100_BF16_FLOPS, 4)
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            print(json.dumps(row), flush=True)
+            log_row(row)
             last_log, tokens_at_log, selected_at_log = now, tokens, 0
         if step % config.eval_every == 0:
             heldout = heldout_loss()
             row = {"step": step, "tokens": tokens, "elapsed": round(elapsed, 1),
                    **{f"heldout_{k}": round(v, 4) for k, v in heldout.items()}}
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            print(json.dumps(row), flush=True)
+            log_row(row)
         if time.time() - last_save >= 60 * config.save_every_minutes:
             save(heldout)
             last_save = time.time()
 
     stop.restore()
+    if profile.profile is not None:  # the run ended inside the profiled steps
+        log_row(profile.end(step))
     heldout = heldout_loss()
     save(heldout)
     event = "stopped" if stop.raised else "diverged" if diverged else "end"
@@ -396,7 +406,7 @@ class StopFlag:
 # A resumed run keeps its recipe; only these may change between sessions.
 RESUME_OVERRIDABLE = {"max_steps", "max_tokens", "max_minutes", "eval_every", "log_every",
                       "save_every_minutes", "num_threads", "num_workers", "device", "compile", "bf16", "notes",
-                      "export"}
+                      "export", "profile_steps", "profile_after"}
 
 
 # ---------------------------------------------------------------- CLI
@@ -433,7 +443,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for name in ("size", "seq_len", "batch_size", "grad_accum", "lr", "warmup_steps", "weight_decay",
                  "max_steps", "max_tokens", "max_minutes", "eval_every", "log_every", "save_every_minutes",
                  "seed", "device", "compile", "bf16", "num_threads", "num_workers", "replace_rate", "init_from", "export",
-                 "notes"):
+                 "profile_steps", "profile_after", "notes"):
         kind = {"max_steps": int, "max_tokens": int, "max_minutes": float}.get(name, type(defaults[name]))
         r.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name])
     return p.parse_args(argv)
