@@ -352,3 +352,19 @@ def test_profile_summary_on_cuda_counts_kernel_time_and_the_places_that_wait():
     assert row["top_host"][0] == ["cudaStreamSynchronize", 7.5, 2]
     assert row["syncs_per_step"] == 2.0
     assert row["sync_sites"] == {"steps.py:30": 2, "trainer.py:318": 2}
+
+
+def test_loader_workers_feed_the_loop_as_on_a_gpu(run, tmp_path):
+    """The CUDA path's data side on the CPU: DataLoader worker processes building batches."""
+    config = replace(run, out=str(tmp_path / "workers"), max_steps=6, eval_every=100, num_workers=2,
+                     profile_steps=2, profile_after=2)
+    train(config)
+    log = read_log(config)
+    assert log[0]["workers"] == 2
+    steps = [r for r in log if "loss" in r and "event" not in r]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4, 5, 6]
+    tokens = [r["tokens"] for r in steps]
+    assert all(b - a > 0 for a, b in zip(tokens, tokens[1:]))  # counted on the host, every batch
+    assert [r["steps"] for r in log if r.get("event") == "profile"] == [2]
+    state = json.loads((tmp_path / "workers" / "state" / "state.json").read_text())
+    assert state["step"] == 6 and state["rows_done"] > 0 and state["tokens"] == tokens[-1]
