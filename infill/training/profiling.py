@@ -67,13 +67,18 @@ class StepProfile:
         self.t0 = 0.0
         self.done = steps <= 0
 
+    @property
+    def active(self) -> bool:
+        """True between ``begin`` and ``end``."""
+        return self.profile is not None
+
     def due(self, step: int) -> bool:
         """True when profiling should begin before this step."""
-        return not self.done and self.profile is None and step >= self.start_step
+        return not self.done and not self.active and step >= self.start_step
 
     def finished(self, step: int) -> bool:
         """True when profiling is on and ``step`` steps have been taken: time to summarise."""
-        return self.profile is not None and step >= self.start_step + self.steps
+        return self.active and step >= self.start_step + self.steps
 
     def begin(self, step: int) -> dict | None:
         """Start profiling; returns a ``profile_failed`` row instead of raising."""

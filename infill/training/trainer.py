@@ -361,7 +361,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             last_save = time.time()
 
     stop.restore()
-    if profile.profile is not None:  # the run ended inside the profiled steps
+    if profile.active:  # the run ended inside the profiled steps
         log_row(profile.end(step))
     heldout = heldout_loss()
     save(heldout)
