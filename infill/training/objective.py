@@ -132,9 +132,8 @@ def sparse_diffusion_loss(logits: torch.Tensor, targets: torch.Tensor, is_masked
     No count is read on the host here (``n_maskable`` may be a 0-d tensor), so the loss never
     makes the accelerator wait for the Python side.
     """
-    wide = logits.float()  # (N, V); a new tensor when the logits are bf16
-    if wide.data_ptr() == logits.data_ptr():
-        wide = wide.clone()  # float32 already: do not write into the caller's tensor
+    # (N, V) float32, always a new tensor: the caller's logits are never written into
+    wide = logits.clone() if logits.dtype == torch.float32 else logits.float()
     wide[:, mask_id] = float("-inf")  # <mask> is never a valid prediction
     ce = F.cross_entropy(wide, targets, reduction="none")  # (N,)
     n_maskable = torch.as_tensor(n_maskable, device=ce.device)

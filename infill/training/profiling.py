@@ -23,6 +23,12 @@ from pathlib import Path
 TOP = 15
 
 
+def error_line(error: BaseException) -> str:
+    """A failure as one short log line: its type and the first line of its message (the
+    trainer logs a failed ``torch.compile`` the same way)."""
+    return f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}"
+
+
 def _self_device_us(event) -> float:
     """An averaged event's own accelerator time in microseconds (the name moved in torch 2.4)."""
     return float(getattr(event, "self_device_time_total", getattr(event, "self_cuda_time_total", 0.0)) or 0.0)
@@ -147,5 +153,4 @@ class StepProfile:
             except Exception:
                 pass
         self.profile, self.done = None, True
-        message = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}"
-        return {"event": "profile_failed", "step": step, "error": message}
+        return {"event": "profile_failed", "step": step, "error": error_line(error)}

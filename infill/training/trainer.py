@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from infill.training.profiling import StepProfile
+from infill.training.profiling import StepProfile, error_line
 from infill.training.state import has_state, load_state, save_state, swap_in
 from infill.training.steps import evaluate, heldout_batches, loss_on_batch, resolve_device, use_bf16
 
@@ -289,7 +289,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         except Exception as error:
             if not compile_on:
                 raise
-            message = f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0][:300]}"
+            message = error_line(error)
             print(f"torch.compile failed at the first step ({message}); continuing without it", flush=True)
             log.write(json.dumps({"event": "compile_failed", "step": step, "error": message}) + "\n")
             log.flush()
