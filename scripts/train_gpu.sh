@@ -33,7 +33,7 @@
 #   SOURCES ["stdlib: site-packages: shards:data"]   corpus sources (corpus.py)
 #   MAX_LANGUAGE_BYTES [40000000]   training bytes per language in the corpus
 #   PYTHON_BYTES [200000000]        Python's training bytes instead (most evaluation sets are
-#                                   Python; at 40 MB v1 saw Python in 17% of its examples)
+#                                   Python; at 40 MB it was about a fifth of v1's examples)
 #   INIT []               a checkpoint folder to start from   SEED [0]   PYTHON [python3]
 #   PROFILE_STEPS [5]     steps 20.. under torch.profiler: a "profile" row in train_log.jsonl
 #                         (kernel time, busy share, the lines that make the host wait) and
